@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Bring a machine that has only Python and pip to a working studio environment:
+# uv (if missing), the locked virtualenv, and the Debian packages the studio needs.
+# Usage: scripts/bootstrap.sh [run|test]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what="${1:-run}"
+
+find_uv() {
+  if command -v uv >/dev/null 2>&1; then command -v uv; return; fi
+  for c in "$HOME/.local/bin/uv" "$(python3 -m site --user-base 2>/dev/null)/bin/uv"; do
+    [ -x "$c" ] && { echo "$c"; return; }
+  done
+  return 1
+}
+
+UV="$(find_uv || true)"
+if [ -z "$UV" ]; then
+  echo "bootstrap: installing uv with pip" >&2
+  python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
+  UV="$(find_uv)"
+fi
+
+# Debian packages: OSMesa for MuJoCo offscreen rendering; chromium for the browser tests.
+pkgs=(libosmesa6)
+[ "$what" = "test" ] && pkgs+=(chromium chromium-driver)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo -n"
+  echo "bootstrap: installing Debian packages: ${missing[*]}" >&2
+  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
+    echo "bootstrap: could not install ${missing[*]} (need root or sudo); install them with apt-get" >&2
+    exit 1
+  fi
+fi
+
+"$UV" sync --frozen --quiet

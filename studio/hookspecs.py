@@ -1,0 +1,81 @@
+"""The studio's plugin hooks, declared once. Built-in plugins (plugins/) and third-party
+packages implement them alike and are found through the entry-point group
+`flywheel_studio` (see docs/plugins.md).
+
+Every hook returns a list (possibly empty); the studio concatenates the lists of all
+plugins. A plugin whose hook raises is disabled with a visible message and the call
+goes on with the remaining plugins.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+PROJECT_NAME = "flywheel_studio"
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def studio_episode_metrics():
+    """Called when curation computes per-episode quality metrics for a dataset.
+
+    Return a list of `studio.curation.metrics.EpisodeMetric` (name, one-line doc,
+    direction 'higher'/'lower', and a vectorised function over all episodes at once).
+    """
+
+
+@hookspec
+def studio_comparison_metrics():
+    """Called when two or more rollout sets are compared (Compare panel, `studio compare`).
+
+    Return a list of `studio.compare.ComparisonMetric` (name, doc, direction and a function
+    from one rollout set to a value with a 95% interval, plus an optional pairwise test).
+    """
+
+
+@hookspec
+def studio_catalog_views(dataset, project):
+    """Called when a dataset's SQL catalog is built (after `frames`, `episodes`, `tasks`).
+
+    `dataset` is a `studio.datasets.Dataset`, `project` a `studio.project.Project` or None.
+    Return a list of `(view_name, provider)` where provider is a callable taking the
+    catalog and returning a pandas DataFrame, a pyarrow Table or a SQL string over the
+    catalog's existing views. Views are created lazily on first use.
+    """
+
+
+@hookspec
+def studio_environments():
+    """Called when the simulation registry is first used.
+
+    Return a list of `studio.sim.registry.EnvSpec` (name, description, factory). The
+    built-in `pick_cube` task is registered this way.
+    """
+
+
+@hookspec
+def studio_exporters():
+    """Called when the export menu / `studio export --format` is built.
+
+    Return a list of `studio.curation.export.Exporter` (name, doc, function that writes a
+    selection of a dataset to a target folder atomically).
+    """
+
+
+@hookspec
+def studio_panels():
+    """Called when the app shell is built.
+
+    Return a list of `panels.registry.Panel` to add to the sidebar (name, order, build
+    function taking the app context). Built-in panels register from `panels/`.
+    """
+
+
+@hookspec
+def studio_cell_kinds():
+    """Called when a workspace is parsed or rendered.
+
+    Return a list of `studio.workspaces.CellKind` (kind name, doc, run function that takes
+    the cell source and a context and returns outputs).
+    """

@@ -1,0 +1,101 @@
+"""Shared fixtures: a fresh project home, the app served in-process, and a headless
+Debian-chromium page driven by Playwright (console errors collected)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("STUDIO_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--enable-unsafe-swiftshader",
+    "--use-angle=swiftshader",
+]
+# Console messages that are not failures of the page under test.
+BENIGN_CONSOLE = (
+    "favicon.ico",
+    "manifest.json",
+    "Failed to load resource: net::ERR_",  # blocked outbound fonts/CDNs on an offline machine
+    "GPU stall due to ReadPixels",
+    "WebGL",
+)
+
+
+from helpers import free_port, wait_http  # noqa: E402
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    from studio.project import open_project
+
+    return open_project(tmp_path / "home")
+
+
+@pytest.fixture
+def serve_app():
+    """Serve `build_app(project)` in this process; yields a function(project) -> url."""
+    demos = []
+
+    def _serve(project, **kwargs) -> str:
+        from panels.app import build_app
+
+        demo = build_app(project, **kwargs)
+        port = free_port()
+        demo.queue(default_concurrency_limit=4)
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                    show_api=False, allowed_paths=[str(project.home)])
+        demos.append(demo)
+        url = f"http://127.0.0.1:{port}/"
+        wait_http(url)
+        return url
+
+    yield _serve
+    for demo in demos:
+        demo.close()
+
+
+@pytest.fixture(scope="session")
+def _browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class ConsoleLog(list):
+    def errors(self) -> list[str]:
+        return [m for m in self if not any(b in m for b in BENIGN_CONSOLE)]
+
+
+@pytest.fixture
+def page(_browser):
+    """A fresh page; `page.console_errors` holds console errors and page errors seen."""
+    context = _browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    errors = ConsoleLog()
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    pg.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    pg.console_errors = errors
+    pg.set_default_timeout(30_000)
+    yield pg
+    context.close()
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "page" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)

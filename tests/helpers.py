@@ -1,0 +1,27 @@
+"""Helpers for tests (import as `from helpers import ...`; `tests` clashes with a site-packages name)."""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.request
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    last: Exception | None = None
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                if resp.status < 500:
+                    return
+        except Exception as exc:  # noqa: BLE001 - still starting
+            last = exc
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer: {last}")
