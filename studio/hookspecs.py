@@ -27,10 +27,13 @@ def studio_episode_metrics():
 
 @hookspec
 def studio_comparison_metrics():
-    """Called when two or more rollout sets are compared (Compare panel, `studio compare`).
+    """Called each time two or more rollout sets are compared (Compare panel, `studio compare`).
 
-    Return a list of `studio.compare.ComparisonMetric` (name, doc, direction and a function
-    from one rollout set to a value with a 95% interval, plus an optional pairwise test).
+    Return a list of `studio.compare.ComparisonMetric`: name, one-sentence doc, direction
+    ('higher' or 'lower' is better), `fn(rollout_set) -> studio.compare.Estimate(value,
+    ci_low, ci_high, n)` with a 95% interval (n == 0: not available for that set), and
+    optionally `test(a, b) -> studio.compare.PairTest` for a dedicated two-set test. A
+    metric whose `fn` or `test` raises is dropped and its plugin disabled.
     """
 
 

@@ -30,6 +30,17 @@ class PluginFailure:
         return f"plugin '{self.plugin}' disabled: {self.what}"
 
 
+@dataclass(frozen=True)
+class PluginInfo:
+    """A loaded plugin: its entry-point name, module, distribution and the hooks it implements."""
+
+    name: str
+    module: str
+    distribution: str
+    version: str
+    hooks: tuple[str, ...]
+
+
 class PluginHost:
     """Owns the pluggy manager and the list of plugins that failed."""
 
@@ -37,6 +48,7 @@ class PluginHost:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self._failures: list[PluginFailure] = []
+        self._dists: dict[str, tuple[str, str]] = {}
         self._lock = threading.Lock()
         if load_entry_points:
             self.load_entry_points()
@@ -45,6 +57,9 @@ class PluginHost:
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             if self.pm.get_plugin(ep.name) is not None or self.pm.is_blocked(ep.name):
                 continue
+            dist = getattr(ep, "dist", None)
+            if dist is not None:
+                self._dists[ep.name] = (dist.metadata["Name"] or "", dist.version or "")
             try:
                 plugin = ep.load()
                 self.pm.register(plugin, name=ep.name)
@@ -61,25 +76,51 @@ class PluginHost:
     def plugin_names(self) -> list[str]:
         return sorted(n for n, p in self.pm.list_name_plugin() if p is not None)
 
+    def plugins(self) -> list[PluginInfo]:
+        """The enabled plugins with where they come from and which hooks they implement."""
+        infos = []
+        for name in self.plugin_names():
+            plugin = self.pm.get_plugin(name)
+            hooks = tuple(sorted(h.name for h in (self.pm.get_hookcallers(plugin) or [])))
+            dist, version = self._dists.get(name, ("", ""))
+            infos.append(PluginInfo(name, getattr(plugin, "__name__", type(plugin).__name__), dist, version, hooks))
+        return infos
+
+    def disable(self, name: str, what: str) -> None:
+        """Disable a plugin whose contribution misbehaved (e.g. a metric that raised when the
+        studio called it later); recorded in `failures()` like a hook that raised."""
+        self._fail(name, what)
+
     def call(self, hook_name: str, **kwargs: Any) -> list[Any]:
         """Call a hook on every plugin; flatten the returned lists; isolate failures."""
-        hook = getattr(self.pm.hook, hook_name)
-        results: list[Any] = []
+        return [item for _, items in self.call_each(hook_name, **kwargs) for item in items]
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, list[Any]]]:
+        """Like `call`, but keeps who returned what: [(plugin_name, [items…]), …] in load order.
+
+        A plugin whose hook raises is disabled (see `failures()`) and left out."""
+        hook = getattr(self.pm.hook, hook_name, None)
+        if hook is None:
+            raise AttributeError(f"no hook named {hook_name!r} in studio.hookspecs")
+        results: list[tuple[str, list[Any]]] = []
         for impl in reversed(hook.get_hookimpls()):
             args = {k: kwargs[k] for k in impl.argnames if k in kwargs}
             try:
                 out = impl.function(**args)
             except Exception as exc:
+                log.debug("hook %s of %s raised", hook_name, impl.plugin_name, exc_info=True)
                 self._fail(impl.plugin_name, f"hook {hook_name} raised {type(exc).__name__}: {exc}")
                 continue
             if out is None:
                 continue
-            results.extend(out if isinstance(out, (list, tuple)) else [out])
+            results.append((impl.plugin_name, list(out) if isinstance(out, (list, tuple)) else [out]))
         return results
 
     def _fail(self, name: str, what: str) -> None:
         log.error("plugin %s: %s", name, what)
         with self._lock:
+            if any(f.plugin == name for f in self._failures):
+                return  # already disabled (e.g. two threads hit the same broken hook)
             self._failures.append(PluginFailure(name, what))
         try:
             plugin = self.pm.get_plugin(name)

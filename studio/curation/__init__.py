@@ -1,0 +1,12 @@
+"""Curation: per-episode quality metrics, the composite quality score, tags and notes,
+revisioned selections, and export of a selection as a LeRobot v3.0 dataset.
+
+    metrics.py     EpisodeMetric, EpisodeFrames, compute_metrics (cached per fingerprint)
+    score.py       quality_score / quality_pct, weights
+    tags.py        tags and notes in studio.db
+    selections.py  Selection, save/get/history, resolve (SQL predicate over episode facts)
+    export.py      export_episodes / export_selection / ensure_export, episode list, Hub push
+"""
+
+from studio.curation.metrics import EpisodeMetric, compute_metrics  # noqa: F401
+from studio.curation.score import scored_metrics  # noqa: F401

@@ -1,0 +1,1067 @@
+"""Open and validate LeRobot datasets (v3.0 and v2.1; local folder or Hub repo id).
+
+`open_dataset` reads `meta/` and scans the data files once (vectorised, Arrow/NumPy) to
+report problems as `Problem(where, what)` records instead of crashing. A dataset that
+still has readable frames opens with its problems listed; only a dataset with nothing
+readable (no folder, no `meta/info.json`, unknown layout) raises `DatasetError`.
+
+Opening never writes inside the dataset folder (Hub datasets go to the huggingface_hub
+cache, which is huggingface_hub's to manage).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from studio.errors import DatasetError
+
+log = logging.getLogger("studio.datasets")
+
+SUPPORTED_VERSIONS = ("v2.1", "v3.0")
+DEFAULT_FRAME_COLUMNS = ("timestamp", "frame_index", "episode_index", "index", "task_index")
+ACTION_KEYS = ("action", "actions", "action.joints")
+STATE_KEYS = ("observation.state", "state", "observation.states", "observation.joints", "qpos")
+RECENT_KEY = "datasets.recent"
+RECENT_MAX = 12
+_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+# Beyond this many video files, only their existence is checked (probing each one costs I/O).
+MAX_VIDEO_PROBES = 64
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a dataset: where (a file or episode) and what, in one sentence."""
+
+    where: str
+    what: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"where": self.where, "what": self.what}
+
+    def sentence(self) -> str:
+        return f"{self.where}: {self.what}"
+
+
+@dataclass(frozen=True)
+class VideoRef:
+    """Where one episode of one camera lives: a file and the [from, to) seconds inside it."""
+
+    key: str
+    episode_index: int
+    path: Path
+    from_ts: float
+    to_ts: float
+    exists: bool
+
+    def __iter__(self):  # unpack as (path, from_ts, to_ts)
+        return iter((self.path, self.from_ts, self.to_ts))
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """An opened LeRobot dataset: metadata in memory, frames on disk (read through the catalog)."""
+
+    root: Path
+    info: dict
+    version: str
+    fps: float
+    features: dict
+    episodes: Any  # pandas.DataFrame
+    tasks: Any  # pandas.DataFrame (task_index, task)
+    stats: dict
+    problems: tuple[Problem, ...]
+    fingerprint: str
+    repo_id: str | None = None
+    _data_files: tuple[Path, ...] = field(default=(), repr=False)
+    _video_status: dict = field(default_factory=dict, repr=False)
+    _trusted_root: Path | None = field(default=None, repr=False)
+
+    @property
+    def trusted_root(self) -> Path:
+        """Files may resolve anywhere under here (the repo's cache folder for Hub datasets)."""
+        return self._trusted_root or self.root
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def name(self) -> str:
+        return self.repo_id or self.root.name
+
+    @property
+    def robot_type(self) -> str | None:
+        return self.info.get("robot_type")
+
+    @property
+    def total_episodes(self) -> int:
+        return int(len(self.episodes))
+
+    @property
+    def total_frames(self) -> int:
+        return int(self.episodes["length"].sum()) if len(self.episodes) else 0
+
+    @property
+    def duration_s(self) -> float:
+        return self.total_frames / self.fps if self.fps else 0.0
+
+    # ------------------------------------------------------------------ features
+    def data_files(self) -> list[Path]:
+        """Readable data parquet files (refused / corrupt ones are left out and reported)."""
+        return list(self._data_files)
+
+    def video_keys(self) -> list[str]:
+        return [k for k, ft in self.features.items() if ft.get("dtype") == "video"]
+
+    def image_keys(self) -> list[str]:
+        return [k for k, ft in self.features.items() if ft.get("dtype") == "image"]
+
+    def vector_features(self) -> dict[str, list[str]]:
+        """Float vector features (shape [n], n > 1 or named) → element names, in info.json order."""
+        out: dict[str, list[str]] = {}
+        for key, ft in self.features.items():
+            if not str(ft.get("dtype", "")).startswith("float"):
+                continue
+            shape = list(ft.get("shape") or [])
+            if len(shape) != 1 or key in DEFAULT_FRAME_COLUMNS:
+                continue
+            out[key] = element_names(ft)
+        return out
+
+    def _first_key(self, candidates: Iterable[str]) -> str | None:
+        vec = self.vector_features()
+        for key in candidates:
+            if key in vec:
+                return key
+        return None
+
+    @property
+    def action_key(self) -> str | None:
+        """The action feature, whatever it is called (`action`, `actions`, …)."""
+        return self._first_key(ACTION_KEYS)
+
+    @property
+    def state_key(self) -> str | None:
+        """The proprioceptive state feature (`observation.state`, `state`, …)."""
+        return self._first_key(STATE_KEYS)
+
+    # ------------------------------------------------------------------ videos
+    def video_location(self, key: str, episode_index: int) -> VideoRef:
+        """The file and time range holding camera `key` for one episode (exists or not)."""
+        if key not in self.video_keys():
+            raise DatasetError(key, f"is not a video feature of {self.name}")
+        row = self._episode_row(episode_index)
+        length = int(row["length"])
+        template = self.info.get("video_path") or ""
+        if self.version == "v3.0" and f"videos/{key}/file_index" in row.index:
+            chunk = row.get(f"videos/{key}/chunk_index")
+            file = row.get(f"videos/{key}/file_index")
+            if chunk is None or file is None or _isnan(chunk) or _isnan(file):
+                rel = None
+            else:
+                rel = _format_template(template, video_key=key, chunk_index=int(chunk), file_index=int(file))
+            from_ts = float(row.get(f"videos/{key}/from_timestamp", 0.0) or 0.0)
+            to_ts = float(row.get(f"videos/{key}/to_timestamp", from_ts + length / self.fps) or 0.0)
+        else:
+            chunks = int(self.info.get("chunks_size") or 1000)
+            rel = _format_template(
+                template, video_key=key, episode_chunk=int(episode_index) // chunks,
+                episode_index=int(episode_index), chunk_index=int(episode_index) // chunks, file_index=0,
+            )
+            from_ts, to_ts = 0.0, length / self.fps
+        if rel is None:
+            return VideoRef(key, int(episode_index), self.root / "videos" / key, from_ts, to_ts, False)
+        path = self.root / rel
+        ok = _inside(path, self.trusted_root) and path.is_file()
+        return VideoRef(key, int(episode_index), path, from_ts, to_ts, bool(ok and self._video_status.get(str(path), True)))
+
+    def video_present(self) -> dict[str, Any]:
+        """{key: boolean array over episodes (in `episodes` order)} — whether each video exists."""
+        out = {}
+        for key in self.video_keys():
+            out[key] = np.array(
+                [self.video_location(key, int(e)).exists for e in self.episodes["episode_index"]], dtype=bool
+            )
+        return out
+
+    def _episode_row(self, episode_index: int):
+        eps = self.episodes
+        hit = eps.index[eps["episode_index"] == int(episode_index)]
+        if len(hit) == 0:
+            raise DatasetError(f"episode {episode_index}", f"is not in {self.name} ({len(eps)} episodes)")
+        return eps.loc[hit[0]]
+
+    def episode_bounds(self, episode_index: int) -> tuple[int, int]:
+        row = self._episode_row(episode_index)
+        return int(row["dataset_from_index"]), int(row["dataset_to_index"])
+
+    def summary(self) -> dict[str, Any]:
+        """The `studio info --json` object."""
+        return {
+            "name": self.name,
+            "root": str(self.root),
+            "repo_id": self.repo_id,
+            "codebase_version": self.info.get("codebase_version"),
+            "robot_type": self.robot_type,
+            "fps": self.fps,
+            "total_episodes": self.total_episodes,
+            "total_frames": self.total_frames,
+            "total_tasks": int(len(self.tasks)),
+            "duration_s": round(self.duration_s, 3),
+            "features": {
+                k: {"dtype": ft.get("dtype"), "shape": list(ft.get("shape") or []), "names": _names_for_json(ft)}
+                for k, ft in self.features.items()
+            },
+            "videos": {
+                k: {"present": int(v.sum()), "missing": int((~v).sum())} for k, v in self.video_present().items()
+            },
+            "problems": [p.as_dict() for p in self.problems],
+            "fingerprint": self.fingerprint,
+        }
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def element_names(ft: dict) -> list[str]:
+    """Element names of a 1-D feature: flat list, nested {"motors": [...]}, or null → "0".."n-1"."""
+    shape = list(ft.get("shape") or [1])
+    n = int(shape[0]) if shape else 1
+    names = ft.get("names")
+    flat: list[str] = []
+    if isinstance(names, dict):
+        for v in names.values():
+            if isinstance(v, (list, tuple)):
+                flat += [str(x) for x in v]
+    elif isinstance(names, (list, tuple)):
+        for x in names:
+            if isinstance(x, (list, tuple)):
+                flat += [str(y) for y in x]
+            else:
+                flat.append(str(x))
+    if len(flat) != n:
+        flat = [str(i) for i in range(n)]
+    seen: dict[str, int] = {}
+    out = []
+    for nm in flat:  # duplicate names would collide as SQL columns
+        if nm in seen:
+            seen[nm] += 1
+            nm = f"{nm}_{seen[nm]}"
+        else:
+            seen[nm] = 0
+        out.append(nm)
+    return out
+
+
+def _names_for_json(ft: dict):
+    names = ft.get("names")
+    return names if isinstance(names, (list, dict)) or names is None else str(names)
+
+
+def _isnan(x) -> bool:
+    try:
+        return isinstance(x, float) and math.isnan(x)
+    except TypeError:
+        return False
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """True when `path` (following symlinks) stays inside `root`."""
+    try:
+        return Path(os.path.realpath(path)).is_relative_to(Path(os.path.realpath(root)))
+    except (OSError, ValueError):
+        return False
+
+
+class _Keep(dict):
+    def __missing__(self, key):  # unknown template fields stay as written
+        return "{" + key + "}"
+
+
+def _format_template(template: str, **values) -> str | None:
+    try:
+        return template.format_map(_Keep(values))
+    except (ValueError, IndexError, KeyError, AttributeError):
+        return None
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _episodes_list(eps: Iterable[int], limit: int = 8) -> str:
+    eps = sorted(set(int(e) for e in eps))
+    head = ", ".join(str(e) for e in eps[:limit])
+    more = f" and {len(eps) - limit} more" if len(eps) > limit else ""
+    word = "episode" if len(eps) == 1 else "episodes"
+    return f"{word} {head}{more}"
+
+
+# ---------------------------------------------------------------------------- opening
+
+
+def resolve_root(path_or_repo: str | os.PathLike) -> tuple[Path, str | None]:
+    """A local dataset folder for a path or a Hub repo id (downloaded into the HF cache)."""
+    text = str(path_or_repo).strip()
+    if not text:
+        raise DatasetError("dataset", "no path or repo id given")
+    path = Path(text).expanduser()
+    if path.exists():
+        if path.is_file() and path.name == "info.json" and path.parent.name == "meta":
+            path = path.parent.parent
+        elif path.is_file():
+            raise DatasetError(str(path), "is a file; give the dataset folder (the one holding meta/info.json)")
+        if not (path / "meta" / "info.json").exists():
+            if path.name == "meta" and (path / "info.json").exists():
+                return path.parent.resolve(), None
+            # A download/unzip often nests the dataset one level down (e.g. name-main/).
+            inner = [p for p in sorted(path.iterdir()) if p.is_dir() and (p / "meta" / "info.json").exists()]
+            if len(inner) == 1:
+                return inner[0].resolve(), None
+            if not (path / "meta").exists():
+                raise DatasetError(str(path), "is not a LeRobot dataset (no meta/info.json)")
+        return path.resolve(), None
+    if _REPO_ID.match(text) and not text.startswith((".", "/", "~")):
+        return _download(text), text
+    raise DatasetError(text, "no such folder, and it is not a Hugging Face repo id (owner/name)")
+
+
+def _download(repo_id: str) -> Path:
+    try:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
+    except ImportError:  # pragma: no cover - huggingface_hub ships with the studio
+        raise DatasetError(repo_id, "huggingface_hub is not installed; cannot download Hub datasets") from None
+    try:
+        local = snapshot_download(repo_id, repo_type="dataset")
+    except LocalEntryNotFoundError:
+        raise DatasetError(
+            repo_id,
+            "is not in the local Hugging Face cache and the Hub cannot be reached (offline); "
+            "connect to the internet or open a local folder",
+        ) from None
+    except RepositoryNotFoundError:
+        raise DatasetError(repo_id, "no such dataset on the Hugging Face Hub (or it is private)") from None
+    except Exception as exc:  # network errors come in many classes
+        name = type(exc).__name__
+        if "Offline" in name or "Connect" in name or "Timeout" in name or "HTTP" in name:
+            raise DatasetError(
+                repo_id, f"could not be downloaded from the Hugging Face Hub ({name}); check the connection"
+            ) from None
+        raise
+    root = Path(local)
+    if not (root / "meta" / "info.json").exists():
+        raise DatasetError(repo_id, "was downloaded but is not a LeRobot dataset (no meta/info.json)")
+    return root
+
+
+def open_dataset(path_or_repo: str | os.PathLike, *, project=None) -> "Dataset":
+    """Open a LeRobot dataset (v3.0 or v2.1) from a folder or a Hub repo id; validate it.
+
+    Raises DatasetError only when nothing can be read; other faults become `problems`.
+    """
+    root, repo_id = resolve_root(path_or_repo)
+    ds = _Opener(root, repo_id).open()
+    if project is not None:
+        try:
+            remember_recent(project, repo_id or str(root))
+        except Exception:  # the recent list is a convenience; never fail an open for it
+            log.exception("could not remember recent dataset")
+    return ds
+
+
+class _Opener:
+    """One open: accumulates problems while reading meta, episodes, tasks, stats and data."""
+
+    def __init__(self, root: Path, repo_id: str | None):
+        self.root = root
+        self.repo_id = repo_id
+        self.problems: list[Problem] = []
+        # Hub snapshots are symlinks into the repo cache's blobs/ folder.
+        self.trusted = root.parent.parent if repo_id and root.parent.name == "snapshots" else root
+
+    def add(self, where: str, what: str) -> None:
+        self.problems.append(Problem(str(where), str(what)))
+
+    # -------------------------------------------------------------- meta
+    def open(self) -> Dataset:
+        import pandas as pd
+
+        info = self._info()
+        version = self._version(info)
+        features = self._features(info)
+        fps_declared = info.get("fps")
+        if version == "v3.0":
+            episodes, tasks = self._episodes_v30(info), self._tasks_v30()
+        else:
+            episodes, tasks = self._episodes_v21(info), self._tasks_v21()
+        stats = self._stats()
+        data_files = self._data_files(info, version, episodes)
+        scan = _DataScan(self, features, data_files)
+        scan.run()
+        fps = self._fps(fps_declared, scan.median_dt)
+        episodes = self._reconcile_episodes(info, episodes, scan, version)
+        if not isinstance(tasks, pd.DataFrame) or tasks.empty:
+            tasks = _tasks_from_episodes(episodes)
+        self._totals(info, episodes)
+        video_status = self._videos(info, version, episodes, features, fps)
+        fingerprint = _fingerprint(self.root, data_files)
+        if not scan.readable_files and len(data_files):
+            self.add("data/", "no data file could be read; the dataset has no frames")
+        return Dataset(
+            root=self.root,
+            info=info,
+            version=version,
+            fps=fps,
+            features=features,
+            episodes=episodes,
+            tasks=tasks,
+            stats=stats,
+            problems=tuple(_dedupe(self.problems)),
+            fingerprint=fingerprint,
+            repo_id=self.repo_id,
+            _data_files=tuple(scan.readable_files),
+            _video_status=video_status,
+            _trusted_root=self.trusted,
+        )
+
+    def _info(self) -> dict:
+        path = self.root / "meta" / "info.json"
+        if not path.exists():
+            raise DatasetError(str(self.root), "is not a LeRobot dataset (no meta/info.json)")
+        if not _inside(path, self.trusted):
+            raise DatasetError("meta/info.json", "is a symlink that leads outside the dataset folder (refused)")
+        try:
+            info = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise DatasetError("meta/info.json", f"is corrupt or truncated ({type(exc).__name__}: {exc})") from None
+        if not isinstance(info, dict):
+            raise DatasetError("meta/info.json", "must hold a JSON object")
+        return info
+
+    def _version(self, info: dict) -> str:
+        declared = info.get("codebase_version")
+        if declared in SUPPORTED_VERSIONS:
+            return str(declared)
+        meta = self.root / "meta"
+        if (meta / "episodes").is_dir():
+            guess = "v3.0"
+        elif (meta / "episodes.jsonl").exists():
+            guess = "v2.1"
+        else:
+            raise DatasetError(
+                "meta/info.json",
+                f"codebase_version {declared!r} is not supported ({', '.join(SUPPORTED_VERSIONS)} are) "
+                "and the folder layout matches neither",
+            )
+        if declared == "v2.0":
+            self.add("meta/info.json", "codebase_version 'v2.0' is older than v2.1; read with the v2.1 layout "
+                     "(per-episode stats are absent)")
+        else:
+            self.add(
+                "meta/info.json",
+                f"codebase_version {declared!r} is not supported ({', '.join(SUPPORTED_VERSIONS)} are); "
+                f"read as the {guess} layout it resembles",
+            )
+        return guess
+
+    def _features(self, info: dict) -> dict:
+        feats = info.get("features")
+        if not isinstance(feats, dict) or not feats:
+            self.add("meta/info.json", "has no 'features'; columns are taken from the data files")
+            return {}
+        clean = {}
+        for key, ft in feats.items():
+            if not isinstance(ft, dict) or "dtype" not in ft:
+                self.add("meta/info.json", f"feature {key!r} has no dtype; ignored")
+                continue
+            ft = dict(ft)
+            shape = ft.get("shape")
+            if not isinstance(shape, (list, tuple)) or not all(isinstance(s, int) for s in shape):
+                self.add("meta/info.json", f"feature {key!r} has a bad shape {shape!r}")
+                ft["shape"] = [1]
+            ft["shape"] = list(ft["shape"])
+            if len(ft["shape"]) == 1 and ft.get("names") is not None:
+                n = ft["shape"][0]
+                if _flat_count(ft.get("names")) != n:
+                    self.add("meta/info.json", f"feature {key!r} names do not match its shape [{n}]; using 0..{n - 1}")
+            clean[key] = ft
+        return clean
+
+    def _fps(self, declared, median_dt: float | None) -> float:
+        ok = isinstance(declared, (int, float)) and not isinstance(declared, bool) and math.isfinite(declared) and declared > 0
+        if ok:
+            return float(declared)
+        inferred = round(1.0 / median_dt, 3) if median_dt and median_dt > 0 else None
+        fallback = inferred or 30.0
+        how = "inferred from timestamps" if inferred else "assumed"
+        self.add("meta/info.json", f"fps {declared!r} is not a positive number; using {fallback:g} ({how})")
+        return float(fallback)
+
+    # -------------------------------------------------------------- episodes / tasks / stats
+    def _episodes_v30(self, info: dict):
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        files = sorted((self.root / "meta" / "episodes").glob("*/*.parquet"))
+        tables = []
+        for f in files:
+            rel = _rel(f, self.root)
+            if not _inside(f, self.trusted):
+                self.add(rel, "is a symlink that leads outside the dataset folder (refused)")
+                continue
+            try:
+                schema = pq.read_schema(f)
+                cols = [c for c in schema.names if not c.startswith("stats/")]
+                tables.append(pq.read_table(f, columns=cols))
+            except (OSError, pa.ArrowException) as exc:
+                self.add(rel, f"is corrupt or truncated ({_short(exc)}); episodes taken from the data")
+        if not files:
+            self.add("meta/episodes/", "is missing; episodes are taken from the data")
+        if not tables:
+            return None
+        try:
+            table = pa.concat_tables(tables, promote_options="permissive")
+        except pa.ArrowException as exc:
+            self.add("meta/episodes/", f"files disagree on their columns ({_short(exc)})")
+            table = tables[0]
+        df = table.to_pandas()
+        need = ("episode_index", "length")
+        missing = [c for c in need if c not in df.columns]
+        if missing:
+            self.add("meta/episodes/", f"lacks column(s) {', '.join(missing)}; episodes taken from the data")
+            return None
+        return df.sort_values("episode_index", kind="stable").reset_index(drop=True)
+
+    def _episodes_v21(self, info: dict):
+        import pandas as pd
+
+        rows = self._jsonl("meta/episodes.jsonl")
+        if rows is None:
+            return None
+        df = pd.DataFrame([r for r in rows if isinstance(r, dict)])
+        if df.empty or "episode_index" not in df.columns or "length" not in df.columns:
+            self.add("meta/episodes.jsonl", "has no episode_index/length records; episodes taken from the data")
+            return None
+        df = df.sort_values("episode_index", kind="stable").reset_index(drop=True)
+        lengths = df["length"].astype("int64").to_numpy()
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        df["dataset_from_index"] = starts
+        df["dataset_to_index"] = starts + lengths
+        return df
+
+    def _jsonl(self, rel: str) -> list | None:
+        path = self.root / rel
+        if not path.exists():
+            self.add(rel, "is missing")
+            return None
+        if not _inside(path, self.trusted):
+            self.add(rel, "is a symlink that leads outside the dataset folder (refused)")
+            return None
+        rows, bad = [], 0
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.add(rel, f"is unreadable ({_short(exc)})")
+            return None
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                bad += 1
+        if bad:
+            self.add(rel, f"has {bad} corrupt or truncated line(s); they were skipped")
+        return rows
+
+    def _tasks_v30(self):
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = self.root / "meta" / "tasks.parquet"
+        if not path.exists():
+            self.add("meta/tasks.parquet", "is missing; tasks are taken from the episodes")
+            return None
+        if not _inside(path, self.trusted):
+            self.add("meta/tasks.parquet", "is a symlink that leads outside the dataset folder (refused)")
+            return None
+        try:
+            df = pq.read_table(path).to_pandas()
+        except (OSError, pa.ArrowException) as exc:
+            self.add("meta/tasks.parquet", f"is corrupt or truncated ({_short(exc)})")
+            return None
+        if "task" not in df.columns:
+            df = df.reset_index().rename(columns={"index": "task", "__index_level_0__": "task"})
+        if "task" not in df.columns or "task_index" not in df.columns:
+            self.add("meta/tasks.parquet", "lacks task/task_index columns")
+            return None
+        return df[["task_index", "task"]].sort_values("task_index").reset_index(drop=True)
+
+    def _tasks_v21(self):
+        import pandas as pd
+
+        rows = self._jsonl("meta/tasks.jsonl")
+        if not rows:
+            return None
+        df = pd.DataFrame([r for r in rows if isinstance(r, dict)])
+        if "task" not in df.columns or "task_index" not in df.columns:
+            self.add("meta/tasks.jsonl", "lacks task/task_index fields")
+            return None
+        return df[["task_index", "task"]].sort_values("task_index").reset_index(drop=True)
+
+    def _stats(self) -> dict:
+        path = self.root / "meta" / "stats.json"
+        if not path.exists():
+            self.add("meta/stats.json", "is missing (normalisation stats must be recomputed before training)")
+            return {}
+        if not _inside(path, self.trusted):
+            self.add("meta/stats.json", "is a symlink that leads outside the dataset folder (refused)")
+            return {}
+        try:
+            stats = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            self.add("meta/stats.json", f"is corrupt or truncated ({_short(exc)})")
+            return {}
+        return stats if isinstance(stats, dict) else {}
+
+    # -------------------------------------------------------------- data files
+    def _template_ok(self, info: dict, key: str) -> str | None:
+        template = info.get(key)
+        if template is None:
+            return None
+        if not isinstance(template, str):
+            self.add("meta/info.json", f"{key} {template!r} is not a path template")
+            return None
+        probe = _format_template(template, chunk_index=0, file_index=0, episode_chunk=0, episode_index=0,
+                                 video_key="cam")
+        if probe is None or os.path.isabs(template) or ".." in Path(template).parts or \
+                not _inside_lexically(self.root / probe, self.root):
+            self.add("meta/info.json", f"{key} {template!r} points outside the dataset folder (refused)")
+            return None
+        return template
+
+    def _data_files(self, info: dict, version: str, episodes) -> list[Path]:
+        template = self._template_ok(info, "data_path")
+        declared_default = "data_path" not in info
+        if template is None and not declared_default:
+            return []
+        if template is None:
+            template = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet" if version == "v3.0" else \
+                "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
+            self.add("meta/info.json", "has no data_path; using the standard layout")
+        files: list[Path] = []
+        if episodes is not None:
+            chunks = int(info.get("chunks_size") or 1000)
+            if version == "v3.0" and "data/file_index" in episodes.columns:
+                pairs = episodes[["data/chunk_index", "data/file_index"]].drop_duplicates()
+                rels = [_format_template(template, chunk_index=int(c), file_index=int(f)) for c, f in pairs.itertuples(index=False)]
+            elif version == "v3.0":
+                rels = []
+            else:
+                rels = [
+                    _format_template(template, episode_chunk=int(e) // chunks, episode_index=int(e))
+                    for e in episodes["episode_index"]
+                ]
+            files = [self.root / r for r in rels if r]
+        # lerobot reads every data/*/*.parquet, listed or not; so does the scan.
+        files += sorted((self.root / "data").glob("*/*.parquet"))
+        seen, out = set(), []
+        for f in files:
+            if f in seen:
+                continue
+            seen.add(f)
+            out.append(f)
+        return sorted(out)
+
+    def _reconcile_episodes(self, info, episodes, scan: "_DataScan", version):
+        """Compare episode metadata with the data; derive episodes from the data if needed."""
+        import pandas as pd
+
+        actual = scan.episode_counts  # DataFrame episode_index, n, first_index, last_index
+        if episodes is None:
+            if actual is None or actual.empty:
+                import pandas as pd
+
+                return pd.DataFrame(
+                    {"episode_index": pd.Series([], dtype="int64"), "length": pd.Series([], dtype="int64"),
+                     "tasks": pd.Series([], dtype="object"), "dataset_from_index": pd.Series([], dtype="int64"),
+                     "dataset_to_index": pd.Series([], dtype="int64")}
+                )
+            df = pd.DataFrame({
+                "episode_index": actual["episode_index"].astype("int64"),
+                "length": actual["n"].astype("int64"),
+                "dataset_from_index": actual["first_index"].astype("int64"),
+                "dataset_to_index": (actual["last_index"] + 1).astype("int64"),
+            })
+            df["tasks"] = [[] for _ in range(len(df))]
+            return df.reset_index(drop=True)
+        if "tasks" not in episodes.columns:
+            episodes["tasks"] = [[] for _ in range(len(episodes))]
+        episodes["tasks"] = [list(t) if t is not None and not isinstance(t, str) else ([t] if t else [])
+                             for t in episodes["tasks"]]
+        dup = episodes["episode_index"][episodes["episode_index"].duplicated()]
+        if len(dup):
+            self.add(_episodes_meta(version), f"episode_index repeats for {_episodes_list(dup)}")
+        if actual is None or not scan.readable_files:
+            return episodes
+        merged = episodes.drop_duplicates("episode_index").merge(actual, on="episode_index", how="outer", indicator=True)
+        only_meta = merged.loc[merged["_merge"] == "left_only", "episode_index"]
+        only_data = merged.loc[merged["_merge"] == "right_only", "episode_index"]
+        both = merged[merged["_merge"] == "both"]
+        where = _episodes_meta(version)
+        if len(only_meta) and not scan.missing_files:
+            self.add(where, f"lists {_episodes_list(only_meta)} that have no frames in the data")
+        if len(only_data):
+            self.add(where, f"does not list {_episodes_list(only_data)} found in the data")
+        bad_len = both[both["length"].astype("int64") != both["n"].astype("int64")]
+        for row in bad_len.head(20).itertuples(index=False):
+            self.add(f"episode {int(row.episode_index)}",
+                     f"metadata says length {int(row.length)} but the data has {int(row.n)} frames")
+        if "dataset_from_index" in both.columns and scan.has_index:
+            bad_b = both[(both["dataset_from_index"].astype("int64") != both["first_index"].astype("int64")) |
+                         (both["dataset_to_index"].astype("int64") != both["last_index"].astype("int64") + 1)]
+            bad_b = bad_b[~bad_b["episode_index"].isin(bad_len["episode_index"])]
+            for row in bad_b.head(20).itertuples(index=False):
+                self.add(
+                    f"episode {int(row.episode_index)}",
+                    f"metadata bounds [{int(row.dataset_from_index)}, {int(row.dataset_to_index)}) disagree with "
+                    f"the data's index range [{int(row.first_index)}, {int(row.last_index) + 1})",
+                )
+        return episodes
+
+    def _totals(self, info: dict, episodes) -> None:
+        te, tf = info.get("total_episodes"), info.get("total_frames")
+        n_ep = len(episodes)
+        n_fr = int(episodes["length"].sum()) if n_ep else 0
+        if isinstance(te, int) and te != n_ep:
+            self.add("meta/info.json", f"total_episodes is {te} but {n_ep} episodes were found")
+        if isinstance(tf, int) and tf != n_fr:
+            self.add("meta/info.json", f"total_frames is {tf} but the episodes hold {n_fr} frames")
+
+    def _videos(self, info, version, episodes, features, fps) -> dict:
+        keys = [k for k, ft in features.items() if ft.get("dtype") == "video"]
+        status: dict[str, bool] = {}
+        if not keys:
+            return status
+        template = self._template_ok(info, "video_path")
+        if template is None:
+            if "video_path" not in info or info.get("video_path") is None:
+                self.add("meta/info.json", f"declares video features ({', '.join(keys)}) but no video_path")
+            for k in keys:
+                self.add(k, "declared video is absent (no video_path)")
+            return status
+        if episodes is None or not len(episodes):
+            return status
+        probe = Dataset(self.root, info, version, fps, features, episodes, None, {}, (), "", None, _trusted_root=self.trusted)
+        probes = 0
+        for key in keys:
+            missing_eps, unreadable_eps, outside = [], [], []
+            checked: dict[Path, bool] = {}
+            for ep in episodes["episode_index"].tolist():
+                ref = probe.video_location(key, int(ep))
+                path = ref.path
+                if path not in checked:
+                    if not _inside(path, self.trusted):
+                        outside.append(int(ep))
+                        checked[path] = False
+                        status[str(path)] = False
+                        continue
+                    if not path.is_file():
+                        checked[path] = False
+                    elif probes < MAX_VIDEO_PROBES:
+                        probes += 1
+                        err = _probe_video(path)
+                        checked[path] = err is None
+                        if err:
+                            status[str(path)] = False
+                            self.add(_rel(path, self.root), f"video for {key} is unreadable ({err})")
+                    else:
+                        checked[path] = True
+                if not checked[path]:
+                    if path.is_file() and _inside(path, self.trusted):
+                        unreadable_eps.append(int(ep))
+                    elif int(ep) not in outside:
+                        missing_eps.append(int(ep))
+            if outside:
+                self.add(key, f"video files of {_episodes_list(outside)} are symlinks leading outside the dataset folder (refused)")
+            if missing_eps:
+                n = len(episodes)
+                scope = "all episodes" if len(missing_eps) == n else _episodes_list(missing_eps)
+                self.add(key, f"declared video is absent for {scope}")
+        return status
+
+
+def _flat_count(names) -> int:
+    if isinstance(names, dict):
+        return sum(len(v) for v in names.values() if isinstance(v, (list, tuple)))
+    if isinstance(names, (list, tuple)):
+        return sum(len(x) if isinstance(x, (list, tuple)) else 1 for x in names)
+    return -1
+
+
+def _inside_lexically(path: Path, root: Path) -> bool:
+    return os.path.normpath(str(path)).startswith(os.path.normpath(str(root)) + os.sep)
+
+
+def _episodes_meta(version: str) -> str:
+    return "meta/episodes/" if version == "v3.0" else "meta/episodes.jsonl"
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen, out = set(), []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+def _tasks_from_episodes(episodes):
+    import pandas as pd
+
+    names: list[str] = []
+    for t in episodes.get("tasks", []):
+        for x in t or []:
+            if x not in names:
+                names.append(x)
+    return pd.DataFrame({"task_index": np.arange(len(names), dtype=np.int64), "task": names})
+
+
+def _probe_video(path: Path) -> str | None:
+    """None when the file opens as a video with at least one video stream; else a reason."""
+    try:
+        import av
+    except ImportError:  # pragma: no cover
+        return None
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return "no video stream"
+    except Exception as exc:  # PyAV raises many error classes for bad files
+        return _short(exc)
+    return None
+
+
+def _fingerprint(root: Path, data_files: list[Path]) -> str:
+    h = hashlib.sha1(str(root).encode())
+    paths = sorted(p for p in (root / "meta").rglob("*") if p.is_file()) if (root / "meta").exists() else []
+    for p in paths + sorted(data_files):
+        try:
+            st = p.stat()
+            h.update(f"{_rel(p, root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(f"{_rel(p, root)}|missing\n".encode())
+    return h.hexdigest()[:16]
+
+
+class _DataScan:
+    """One vectorised pass over the data files: readability, columns, values, ordering."""
+
+    def __init__(self, opener: _Opener, features: dict, files: list[Path]):
+        self.o = opener
+        self.features = features
+        self.files = files
+        self.readable_files: list[Path] = []
+        self.missing_files: list[Path] = []
+        self.episode_counts = None
+        self.median_dt: float | None = None
+        self.has_index = True
+
+    def run(self) -> None:
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        root = self.o.root
+        declared = {k for k, ft in self.features.items() if ft.get("dtype") not in ("video",)}
+        missing_cols: set[str] = set()
+        counts = []
+        ts_all, ep_all, idx_all, fi_all = [], [], [], []
+        nonfinite: dict[str, set] = {}
+        nonfinite_n: dict[str, int] = {}
+        ragged: dict[str, set] = {}
+        for f in self.files:
+            rel = _rel(f, root)
+            if not _inside(f, self.o.trusted):
+                self.o.add(rel, "is a symlink that leads outside the dataset folder (refused)")
+                continue
+            if not f.exists():
+                self.missing_files.append(f)
+                self.o.add(rel, "data file is missing")
+                continue
+            try:
+                pf = pq.ParquetFile(f)
+                schema = pf.schema_arrow
+                cols = [c for c in schema.names if c in declared or c in DEFAULT_FRAME_COLUMNS or not declared]
+                vec_cols = [c for c in cols if pa.types.is_list(schema.field(c).type) or
+                            pa.types.is_fixed_size_list(schema.field(c).type) or
+                            pa.types.is_large_list(schema.field(c).type)]
+                scal_float = [c for c in cols if pa.types.is_floating(schema.field(c).type)]
+                table = pf.read(columns=list(dict.fromkeys([*(c for c in DEFAULT_FRAME_COLUMNS if c in schema.names), *vec_cols, *scal_float])))
+            except (OSError, pa.ArrowException) as exc:
+                self.o.add(rel, f"is corrupt or truncated ({_short(exc)}); its frames are left out")
+                continue
+            self.readable_files.append(f)
+            missing_cols |= {k for k in declared if k not in schema.names}
+            n = table.num_rows
+            ep = table.column("episode_index").to_numpy() if "episode_index" in table.column_names else np.zeros(n, dtype=np.int64)
+            if "index" in table.column_names:
+                idx = table.column("index").to_numpy()
+            else:
+                self.has_index = False
+                idx = np.arange(n, dtype=np.int64)
+            ep_all.append(ep)
+            idx_all.append(idx)
+            if "timestamp" in table.column_names:
+                ts_all.append(table.column("timestamp").to_numpy(zero_copy_only=False).astype(np.float64))
+            if "frame_index" in table.column_names:
+                fi_all.append(table.column("frame_index").to_numpy())
+            for c in vec_cols + scal_float:
+                if c in DEFAULT_FRAME_COLUMNS and c != "timestamp":
+                    continue
+                col = table.column(c).combine_chunks()
+                if c in vec_cols:
+                    typ = col.type
+                    if pa.types.is_fixed_size_list(typ):
+                        width = typ.list_size
+                        values = col.flatten()
+                        lens = None
+                    else:
+                        lens = pc.list_value_length(col).to_numpy(zero_copy_only=False)
+                        values = col.flatten()
+                        shape = list(self.features.get(c, {}).get("shape") or [])
+                        want = shape[0] if len(shape) == 1 else None
+                        if want is not None:
+                            bad = np.flatnonzero(np.nan_to_num(lens, nan=-1) != want)
+                        else:
+                            bad = np.flatnonzero(lens != np.nanmax(lens)) if len(lens) else np.array([], int)
+                        if len(bad):
+                            ragged.setdefault(c, set()).update(np.unique(ep[bad]).tolist())
+                    if not pa.types.is_floating(values.type):
+                        continue
+                    v = values.to_numpy(zero_copy_only=False)
+                    bad_v = ~np.isfinite(v)
+                    if bad_v.any():
+                        if lens is None:
+                            row_bad = bad_v.reshape(n, width).any(axis=1)
+                        else:
+                            row_of = np.repeat(np.arange(n), np.nan_to_num(lens).astype(np.int64))
+                            row_bad = np.zeros(n, dtype=bool)
+                            row_bad[row_of[bad_v]] = True
+                        nonfinite.setdefault(c, set()).update(np.unique(ep[row_bad]).tolist())
+                        nonfinite_n[c] = nonfinite_n.get(c, 0) + int(bad_v.sum())
+                else:
+                    v = col.to_numpy(zero_copy_only=False)
+                    bad_v = ~np.isfinite(v)
+                    if bad_v.any():
+                        nonfinite.setdefault(c, set()).update(np.unique(ep[bad_v]).tolist())
+                        nonfinite_n[c] = nonfinite_n.get(c, 0) + int(bad_v.sum())
+        for c in sorted(missing_cols):
+            self.o.add("meta/info.json", f"feature {c!r} is declared but missing from the data files")
+        for c, eps in nonfinite.items():
+            self.o.add(c, f"has {nonfinite_n[c]} NaN/inf value(s) in {_episodes_list(eps)}")
+        for c, eps in ragged.items():
+            shape = self.features.get(c, {}).get("shape")
+            self.o.add(c, f"vectors have the wrong length (declared shape {shape}) in {_episodes_list(eps)}")
+        if not ep_all:
+            return
+        ep = np.concatenate(ep_all)
+        idx = np.concatenate(idx_all)
+        d_ep = np.diff(ep)
+        d_idx = np.diff(idx)
+        in_order = bool(np.all(d_ep >= 0) and np.all(d_idx[d_ep == 0] > 0))
+        order = None if in_order else np.lexsort((idx, ep))
+        ep_s = ep if order is None else ep[order]
+        idx_s = idx if order is None else idx[order]
+        first = np.concatenate([[0], np.flatnonzero(np.diff(ep_s)) + 1]).astype(np.int64)
+        n = np.diff(np.concatenate([first, [len(ep_s)]]))
+        self.episode_counts = pd.DataFrame({
+            "episode_index": ep_s[first].astype(np.int64),
+            "n": n.astype(np.int64),
+            "first_index": idx_s[first].astype(np.int64),
+            "last_index": idx_s[first + n - 1].astype(np.int64),
+        })
+        if self.episode_counts["episode_index"].duplicated().any():  # unsorted input split an episode
+            self.episode_counts = (self.episode_counts.groupby("episode_index", as_index=False)
+                                   .agg(n=("n", "sum"), first_index=("first_index", "min"), last_index=("last_index", "max")))
+        if self.has_index and not (len(idx) < 2 or np.all(d_idx > 0)):
+            vals, cnt = np.unique(idx, return_counts=True)
+            dup = vals[cnt > 1]
+            if len(dup):
+                eps = np.unique(ep[np.isin(idx, dup)])
+                self.o.add("data/", f"{len(dup)} duplicate value(s) of `index` (e.g. {int(dup[0])}) in {_episodes_list(eps)}")
+        same = ep_s[1:] == ep_s[:-1]
+        if fi_all and len(fi_all) == len(ep_all):
+            fi = np.concatenate(fi_all)
+            fi_s = fi if order is None else fi[order]
+            if not np.all(np.diff(fi_s)[same] > 0):
+                key = ep_s.astype(np.int64) * (int(fi_s.max()) + 1) + fi_s.astype(np.int64)
+                u, c2 = np.unique(key, return_counts=True)
+                dup_eps = u[c2 > 1] // (int(fi_s.max()) + 1)
+                if len(dup_eps):
+                    self.o.add("frame_index", f"repeats within {_episodes_list(dup_eps)}")
+        if ts_all and len(ts_all) == len(ep_all):
+            ts = np.concatenate(ts_all)
+            ts = ts if order is None else ts[order]
+            dt = np.diff(ts)
+            bad = same & ~(dt > 0)
+            if bad.any():
+                self.o.add("timestamp", f"is not strictly increasing within {_episodes_list(ep_s[1:][bad])}")
+            good = dt[same & np.isfinite(dt) & (dt > 0)]
+            if len(good):
+                self.median_dt = float(np.median(good[:100_000]))
+
+
+# ---------------------------------------------------------------------------- project
+
+
+def list_project_datasets(project) -> list[Path]:
+    """Dataset folders (holding meta/info.json) under the project's datasets/, selections/, rollouts/."""
+    out: list[Path] = []
+    for base in (project.datasets_dir, project.selections_dir, project.rollouts_dir):
+        if not base.exists():
+            continue
+        for info in sorted(base.glob("*/meta/info.json")) + sorted(base.glob("*/*/meta/info.json")):
+            root = info.parent.parent
+            if root.name.startswith("."):
+                continue
+            if root not in out:
+                out.append(root)
+    return out
+
+
+def recent(project) -> list[str]:
+    """Recently opened datasets (paths or repo ids), newest first."""
+    raw = project.get_setting(RECENT_KEY)
+    try:
+        items = json.loads(raw) if raw else []
+    except ValueError:
+        items = []
+    return [str(x) for x in items if isinstance(x, str)]
+
+
+def remember_recent(project, path_or_repo: str | os.PathLike) -> list[str]:
+    item = str(path_or_repo)
+    items = [item] + [x for x in recent(project) if x != item]
+    items = items[:RECENT_MAX]
+    project.set_setting(RECENT_KEY, json.dumps(items))
+    return items

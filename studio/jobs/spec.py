@@ -1,0 +1,373 @@
+"""What to train: the job spec, the policy presets, validation at submit, and the lerobot
+command line that a spec becomes.
+
+Validation happens here, before anything is queued: a spec that would fail minutes later
+inside lerobot (missing features, no GPU for a VLA, no weights offline) is refused in one
+sentence.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from studio.errors import DatasetError, JobError
+
+STATE = "observation.state"
+ENV_STATE = "observation.environment_state"
+ACTION = "action"
+
+
+@dataclass(frozen=True)
+class PolicyPreset:
+    """How the studio configures one lerobot policy type."""
+
+    key: str
+    label: str
+    type: str
+    cpu_ok: bool
+    # small architecture that makes a useful CPU run in minutes (only for fresh models)
+    overrides: dict[str, Any] = field(default_factory=dict)
+    lr: float | None = None
+    base_weights: str | None = None  # Hub repo of the pretrained base a fine-tune starts from
+    base_via: str = "path"  # "path": --policy.path=<repo>; or a policy field naming the base repo
+    needs_images: bool = False
+    needs_state: bool = False
+
+
+POLICIES: dict[str, PolicyPreset] = {
+    "act": PolicyPreset(
+        "act", "ACT", "act", cpu_ok=True, lr=1e-3,
+        overrides={
+            "dim_model": 64, "n_heads": 2, "dim_feedforward": 256, "chunk_size": 10,
+            "n_action_steps": 10, "n_encoder_layers": 1, "n_decoder_layers": 1, "use_vae": False,
+        },
+    ),
+    "diffusion": PolicyPreset(
+        "diffusion", "Diffusion Policy", "diffusion", cpu_ok=True, lr=1e-3, needs_state=True,
+        overrides={
+            "n_obs_steps": 2, "horizon": 8, "n_action_steps": 4, "drop_n_last_frames": 3,
+            "down_dims": [32, 64], "diffusion_step_embed_dim": 32, "num_train_timesteps": 50,
+            "scheduler_warmup_steps": 10,
+        },
+    ),
+    "smolvla": PolicyPreset("smolvla", "SmolVLA", "smolvla", cpu_ok=False, base_weights="lerobot/smolvla_base",
+                            needs_images=True),
+    "pi0": PolicyPreset("pi0", "π0", "pi0", cpu_ok=False, base_weights="lerobot/pi0_base", needs_images=True),
+    "pi05": PolicyPreset("pi05", "π0.5", "pi05", cpu_ok=False, base_weights="lerobot/pi05_base", needs_images=True),
+    "groot": PolicyPreset("groot", "GR00T N1.5", "groot", cpu_ok=False, base_weights="nvidia/GR00T-N1.5-3B",
+                          base_via="base_model_path", needs_images=True),
+}
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A validated training request. `dataset` is a resolved local LeRobot v3.0 folder."""
+
+    dataset: str
+    policy: str = "act"
+    steps: int = 2000
+    batch_size: int = 8
+    lr: float | None = None
+    device: str = "cpu"
+    seed: int = 1000
+    save_freq: int | None = None
+    num_workers: int = 0
+    init_from: str | None = None  # a checkpoint (pretrained_model folder) or "job:<id>" (pipeline)
+    source: str | None = None  # what the user named: a dataset path or a selection name
+    selection: str | None = None
+    dataset_fingerprint: str | None = None
+    policy_overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def effective_save_freq(self) -> int:
+        return int(self.save_freq) if self.save_freq else max(1, self.steps // 4)
+
+    @property
+    def preset(self) -> PolicyPreset:
+        return POLICIES[self.policy]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "JobSpec":
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def with_(self, **kw: Any) -> "JobSpec":
+        return replace(self, **kw)
+
+
+# -- dataset resolution ---------------------------------------------------------------
+
+def resolve_dataset(project, source: str) -> tuple[Path, str | None]:
+    """A dataset path, or a saved selection's name → (local dataset folder, selection name)."""
+    if not source or not str(source).strip():
+        raise JobError("dataset", "name a dataset folder or a saved selection")
+    source = str(source).strip()
+    for cand in (Path(source).expanduser(), project.datasets_dir / source if project else None):
+        if cand is not None and cand.is_dir():
+            return cand.resolve(), None
+    try:
+        from studio.curation import export as _export  # engineer H3's module
+    except ImportError:
+        _export = None
+    if _export is not None and hasattr(_export, "ensure_export") and project is not None:
+        try:
+            path = _export.ensure_export(project, source)
+        except DatasetError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a missing selection is a user error
+            if type(exc).__name__.endswith("Error") and hasattr(exc, "sentence"):
+                raise JobError("dataset", f"'{source}' is not a dataset folder and {exc.sentence()}") from None
+            raise
+        return Path(path).resolve(), source
+    raise JobError("dataset", f"'{source}' is neither a dataset folder nor a saved selection")
+
+
+@dataclass(frozen=True)
+class DatasetFacts:
+    features: dict[str, Any]
+    episodes: int
+    frames: int
+    version: str
+    fingerprint: str | None
+
+
+def dataset_facts(path: Path) -> DatasetFacts:
+    """What training needs to know of a dataset (through studio.datasets when available)."""
+    try:
+        from studio.datasets import open_dataset
+    except ImportError:
+        open_dataset = None
+    if open_dataset is not None:
+        ds = open_dataset(path)
+        info = dict(ds.info)
+        return DatasetFacts(dict(ds.features), int(info.get("total_episodes") or len(ds.episodes)),
+                            int(info.get("total_frames") or 0), str(ds.version), getattr(ds, "fingerprint", None))
+    info_path = Path(path) / "meta" / "info.json"
+    try:
+        info = json.loads(info_path.read_text())
+    except (OSError, ValueError):
+        raise DatasetError(str(info_path), "is missing or unreadable; this is not a LeRobot dataset") from None
+    return DatasetFacts(info.get("features", {}), int(info.get("total_episodes", 0)),
+                        int(info.get("total_frames", 0)), str(info.get("codebase_version", "?")), None)
+
+
+# -- environment probes ---------------------------------------------------------------
+
+def cuda_available() -> bool:
+    if not (shutil.which("nvidia-smi") or Path("/proc/driver/nvidia").exists()):
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def is_offline(project=None) -> bool:
+    """Offline unless the Hub answers (setting `hub.offline` or HF_HUB_OFFLINE decide first)."""
+    if project is not None:
+        val = project.get_setting("hub.offline")
+        if val is not None:
+            return val.lower() in ("1", "true", "yes")
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return True
+    try:
+        with socket.create_connection(("huggingface.co", 443), timeout=1.5):
+            return False
+    except OSError:
+        return True
+
+
+def _hub_cached(repo: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        hit = try_to_load_from_cache(repo, "config.json")
+        return isinstance(hit, str)
+    except Exception:  # noqa: BLE001 - a broken cache means "not cached"
+        return False
+
+
+def normalize_checkpoint(path: str | os.PathLike) -> Path:
+    """A checkpoint given as `<step>/`, `<step>/pretrained_model/` or a job output → pretrained_model dir."""
+    p = Path(path).expanduser()
+    for cand in (p, p / "pretrained_model", p / "checkpoints" / "last" / "pretrained_model"):
+        if (cand / "config.json").is_file() and (cand / "model.safetensors").exists():
+            return cand.resolve()
+    raise JobError(str(path), "is not a lerobot checkpoint (no pretrained_model/config.json with model.safetensors)")
+
+
+def checkpoint_policy_type(pretrained_dir: Path) -> str | None:
+    try:
+        return json.loads((pretrained_dir / "config.json").read_text()).get("type")
+    except (OSError, ValueError):
+        return None
+
+
+# -- validation -----------------------------------------------------------------------
+
+def validate(project, *, dataset: str, policy: str = "act", steps: int = 2000, batch_size: int = 8,
+             lr: float | None = None, device: str = "cpu", seed: int = 1000, save_freq: int | None = None,
+             init_from: str | None = None, num_workers: int = 0,
+             policy_overrides: dict[str, Any] | None = None, check_dataset: bool = True) -> JobSpec:
+    """Check a training request end to end and return the spec to queue (raises JobError)."""
+    policy = (policy or "").strip().lower().replace("π", "pi").replace(".", "")
+    if policy not in POLICIES:
+        raise JobError("--policy", f"'{policy}' is not a known policy (choose one of {', '.join(POLICIES)})")
+    preset = POLICIES[policy]
+    for name, value in (("--steps", steps), ("--batch-size", batch_size)):
+        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+            raise JobError(name, f"must be a positive whole number (got {value!r})")
+    if save_freq is not None and (int(save_freq) <= 0):
+        raise JobError("--save-freq", f"must be a positive whole number (got {save_freq!r})")
+    if lr is not None and not (float(lr) > 0 and float(lr) < 1):
+        raise JobError("--lr", f"must be between 0 and 1 (got {lr!r})")
+    if int(num_workers) < 0:
+        raise JobError("--num-workers", "must be 0 or more")
+    device = (device or "cpu").strip().lower()
+    if device == "auto":
+        device = "cuda" if cuda_available() else "cpu"
+    if device not in ("cpu", "mps") and not device.startswith("cuda"):
+        raise JobError("--device", f"'{device}' is not a device (cpu, cuda, cuda:N, mps)")
+
+    # VLAs: refuse now, in one sentence, what would fail later
+    if not preset.cpu_ok:
+        if not device.startswith("cuda") or not cuda_available():
+            raise JobError(
+                "--policy",
+                f"{preset.label} needs a CUDA GPU to fine-tune and this machine has none; "
+                "choose ACT or Diffusion to train on CPU",
+            )
+    elif device.startswith("cuda") and not cuda_available():
+        raise JobError("--device", "CUDA was requested but no CUDA GPU is available here; use --device cpu")
+
+    init_path: str | None = None
+    if init_from:
+        if str(init_from).startswith("job:"):
+            init_path = str(init_from)
+        else:
+            ckpt = normalize_checkpoint(init_from)
+            ctype = checkpoint_policy_type(ckpt)
+            if ctype and ctype != preset.type:
+                raise JobError("--from", f"{ckpt} is a '{ctype}' checkpoint but the job trains '{preset.type}'")
+            init_path = str(ckpt)
+    elif preset.base_weights:
+        offline = is_offline(project)
+        if offline and not _hub_cached(preset.base_weights):
+            raise JobError(
+                "--policy",
+                f"{preset.label} fine-tunes from pretrained weights ({preset.base_weights}) that are not on this "
+                "machine and the Hub is unreachable; pass --from with a local checkpoint",
+            )
+
+    overrides = dict(policy_overrides or {})
+    path, selection = resolve_dataset(project, dataset)
+    facts = dataset_facts(path) if check_dataset else None
+    if facts is not None:
+        _check_features(preset, facts, path, overrides, init_from=bool(init_path))
+
+    return JobSpec(
+        dataset=str(path), policy=policy, steps=int(steps), batch_size=int(batch_size),
+        lr=float(lr) if lr is not None else None, device=device, seed=int(seed),
+        save_freq=int(save_freq) if save_freq else None, num_workers=int(num_workers),
+        init_from=init_path, source=str(dataset), selection=selection,
+        dataset_fingerprint=facts.fingerprint if facts else None, policy_overrides=overrides,
+    )
+
+
+def _check_features(preset: PolicyPreset, facts: DatasetFacts, path: Path, overrides: dict,
+                    *, init_from: bool) -> None:
+    where = str(path)
+    if not facts.version.startswith("v3"):
+        raise JobError(where, f"is a LeRobot {facts.version} dataset; lerobot 0.4.4 trains on v3.0 "
+                              "(export it as a selection, which writes v3.0)")
+    feats = facts.features
+    if facts.episodes < 1 or facts.frames < 1:
+        raise JobError(where, "has no episodes to train on")
+    if ACTION not in feats:
+        raise JobError(where, "has no 'action' feature to learn")
+    images = [k for k, v in feats.items() if isinstance(v, dict) and v.get("dtype") in ("video", "image")]
+    if preset.needs_images and not images:
+        raise JobError(where, f"{preset.label} needs camera images and this dataset has none")
+    if preset.cpu_ok and not init_from and ENV_STATE not in feats and not images:
+        raise JobError(where, f"{preset.label} needs '{ENV_STATE}' or a camera image besides '{STATE}', "
+                              "and this dataset has neither")
+    if preset.needs_state and STATE not in feats:
+        raise JobError(where, f"{preset.label} needs '{STATE}' and this dataset has none")
+    horizon = int(overrides.get("chunk_size") or overrides.get("horizon")
+                  or preset.overrides.get("chunk_size") or preset.overrides.get("horizon") or 1)
+    if facts.frames < horizon:
+        raise JobError(where, f"has {facts.frames} frames, fewer than the policy's action horizon ({horizon})")
+
+
+# -- the lerobot command line ---------------------------------------------------------
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (list, tuple)):
+        return "[" + ",".join(_fmt(x) for x in v) + "]"
+    return str(v)
+
+
+def lerobot_args(spec: JobSpec, output_dir: Path, *, offline: bool, init_path: str | None = None,
+                 resume_config: Path | None = None) -> list[str]:
+    """The `lerobot-train` arguments for a spec (also used verbatim by the benchmark)."""
+    if resume_config is not None:
+        # lerobot restores the whole config from the checkpoint; only re-assert the safety flags
+        return [
+            f"--config_path={resume_config}", "--resume=true",
+            "--policy.push_to_hub=false", f"--policy.device={spec.device}",
+            "--dataset.video_backend=pyav", "--wandb.enable=false", "--eval_freq=0",
+        ]
+    preset = spec.preset
+    args = [
+        "--dataset.repo_id=" + _repo_id(spec.dataset),
+        f"--dataset.root={spec.dataset}",
+        "--dataset.video_backend=pyav",
+        f"--output_dir={output_dir}",
+        f"--steps={spec.steps}",
+        f"--batch_size={spec.batch_size}",
+        f"--save_freq={spec.effective_save_freq}",
+        f"--log_freq={max(1, min(200, spec.steps // 10 or 1))}",
+        f"--num_workers={spec.num_workers}",
+        f"--seed={spec.seed}",
+        "--eval_freq=0",
+        "--wandb.enable=false",
+        f"--job_name=studio-{preset.key}",
+    ]
+    init = init_path or (spec.init_from if spec.init_from and not spec.init_from.startswith("job:") else None)
+    if init:
+        args.append(f"--policy.path={init}")
+    elif preset.base_weights and preset.base_via == "path":
+        args.append(f"--policy.path={preset.base_weights}")
+    else:
+        args.append(f"--policy.type={preset.type}")
+        if preset.base_weights:
+            args.append(f"--policy.{preset.base_via}={preset.base_weights}")
+        for k, v in {**preset.overrides, **spec.policy_overrides}.items():
+            args.append(f"--policy.{k}={_fmt(v)}")
+    if init and spec.policy_overrides:
+        for k, v in spec.policy_overrides.items():
+            args.append(f"--policy.{k}={_fmt(v)}")
+    lr = spec.lr if spec.lr is not None else preset.lr
+    if lr is not None:
+        args.append(f"--policy.optimizer_lr={lr}")
+    args += [f"--policy.device={spec.device}", "--policy.push_to_hub=false"]
+    if offline and preset.cpu_ok:
+        args.append("--policy.pretrained_backbone_weights=null")
+    return args
+
+
+def _repo_id(dataset: str) -> str:
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(dataset).name) or "dataset"
+    return f"local/{name}"

@@ -1,0 +1,506 @@
+"""The SQL catalog of a dataset (DuckDB) and the sandbox for user SQL.
+
+Views: `frames` (one row per frame; vector features as lists plus one column per named
+element, e.g. "action.gripper.pos"), `episodes` (episode_index, length, duration_s, tasks,
+"has_video.<key>"), `tasks`, plus views added by plugins through `studio_catalog_views`
+(created lazily on first use; a failing provider is disabled and reported).
+
+Two DuckDB databases back a catalog:
+- the internal one (`Catalog.connection()`, `relation()`, `df()`) for studio code, unrestricted;
+- the sandbox (`Catalog.sql()`) for user SQL: file access disabled except the dataset's
+  own files behind the views, configuration locked, one SELECT per call, only catalog
+  views reachable (checked on DuckDB's own parse tree), a memory limit, and a timer that
+  interrupts runaway queries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from studio.errors import QueryError
+
+log = logging.getLogger("studio.query")
+
+DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_MEMORY_LIMIT = "1GB"
+DEFAULT_PAGE = 1000
+# Table functions user SQL may call: they produce values, they read nothing.
+SAFE_TABLE_FUNCTIONS = {"range", "generate_series", "unnest"}
+# Scalar functions that reveal the machine or its configuration.
+DENIED_FUNCTIONS = {
+    "current_setting", "getenv", "read_text", "read_blob", "glob", "duckdb_settings", "duckdb_extensions",
+    "duckdb_secrets", "which_secret", "duckdb_databases", "pragma_database_list", "query", "query_table",
+}
+CORE_VIEWS = ("frames", "episodes", "tasks")
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """One page of a query's result."""
+
+    columns: list[str]
+    df: Any  # pandas.DataFrame
+    total_rows: int
+    truncated: bool
+    offset: int = 0
+    elapsed_s: float = 0.0
+
+    def as_records(self) -> list[dict]:
+        return json.loads(self.df.to_json(orient="records", date_format="iso"))
+
+
+def _q(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+@dataclass(eq=False)
+class Catalog:
+    """The DuckDB catalog of one dataset (for one project)."""
+
+    dataset: Any
+    project: Any = None
+    _internal: Any = field(default=None, repr=False)
+    _sandbox: Any = field(default=None, repr=False)
+    _plugin_views: dict = field(default_factory=dict, repr=False)  # name -> (plugin, provider)
+    _ready_views: set = field(default_factory=set, repr=False)
+    _lock: Any = field(default_factory=threading.RLock, repr=False)
+    _sandbox_lock: Any = field(default_factory=threading.Lock, repr=False)
+    _tmpdir: str = field(default="", repr=False)
+    frame_columns: list = field(default_factory=list, repr=False)
+
+    # ------------------------------------------------------------------ build
+    def build(self, plugin_host=None) -> "Catalog":
+        import duckdb
+
+        self._tmpdir = tempfile.mkdtemp(prefix="studio-duckdb-")
+        self._internal = duckdb.connect(":memory:")
+        self._sandbox = duckdb.connect(":memory:")
+        frames_sql = self._frames_sql()
+        episodes_df, tasks_df = self._episodes_df(), self._tasks_df()
+        for con in (self._internal, self._sandbox):
+            con.execute(f"SET temp_directory={_lit(self._tmpdir)}")
+            con.register("__episodes_df", episodes_df)
+            con.register("__tasks_df", tasks_df)
+            con.execute("CREATE TABLE episodes AS SELECT * FROM __episodes_df")
+            con.execute("CREATE TABLE tasks AS SELECT * FROM __tasks_df")
+            con.unregister("__episodes_df")
+            con.unregister("__tasks_df")
+            con.execute(f"CREATE VIEW frames AS {frames_sql}")
+        with self._internal.cursor() as cur:
+            self.frame_columns = [r[0] for r in cur.execute("DESCRIBE frames").fetchall()]
+        self._lock_sandbox()
+        self._collect_plugin_views(plugin_host)
+        return self
+
+    def _lock_sandbox(self) -> None:
+        con = self._sandbox
+        roots = {str(self.dataset.root).rstrip("/") + "/", str(self.dataset.trusted_root).rstrip("/") + "/"}
+        con.execute(f"SET allowed_directories=[{', '.join(_lit(r) for r in sorted(roots))}]")
+        con.execute("SET enable_external_access=false")
+        con.execute(f"SET memory_limit={_lit(DEFAULT_MEMORY_LIMIT)}")
+        con.execute("SET threads=2")
+        con.execute("SET lock_configuration=true")
+
+    def _frames_sql(self) -> str:
+        ds = self.dataset
+        files = [str(p) for p in ds.data_files()]
+        vectors = ds.vector_features()
+        if not files:
+            cols = ", ".join(f"NULL::BIGINT AS {_q(c)}" for c in ("episode_index", "frame_index", "index", "task_index"))
+            return f"SELECT {cols}, NULL::DOUBLE AS timestamp WHERE false"
+        import pyarrow.parquet as pq
+
+        present: list[str] = []
+        for f in files:
+            for name in pq.read_schema(f).names:
+                if name not in present:
+                    present.append(name)
+        src = f"read_parquet([{', '.join(_lit(f) for f in files)}], union_by_name=true)"
+        images = [k for k in ds.image_keys() if k in present]
+        select = [f"* EXCLUDE ({', '.join(_q(k) for k in images)})" if images else "*"]
+        for col in ("episode_index", "frame_index", "index", "task_index"):
+            if col not in present:
+                select.append(f"NULL::BIGINT AS {_q(col)}")
+        if "timestamp" not in present:
+            select.append("NULL::FLOAT AS timestamp")
+        used = set(present)
+        for key, names in vectors.items():
+            if key not in present:
+                continue
+            for i, el in enumerate(names):
+                alias = f"{key}.{el}"
+                if alias in used:
+                    continue
+                used.add(alias)
+                select.append(f"{_q(key)}[{i + 1}] AS {_q(alias)}")
+        return f"SELECT {', '.join(select)} FROM {src}"
+
+    def _episodes_df(self):
+        import pandas as pd
+
+        ds = self.dataset
+        eps = ds.episodes
+        out = pd.DataFrame({
+            "episode_index": eps["episode_index"].astype("int64").to_numpy(),
+            "length": eps["length"].astype("int64").to_numpy(),
+        })
+        out["duration_s"] = out["length"] / float(ds.fps)
+        out["tasks"] = [list(t) if t is not None else [] for t in eps["tasks"]] if "tasks" in eps else [[]] * len(eps)
+        out["task"] = [t[0] if len(t) else None for t in out["tasks"]]
+        for col in ("dataset_from_index", "dataset_to_index"):
+            if col in eps:
+                out[col] = eps[col].astype("int64").to_numpy()
+        for key, present in ds.video_present().items():
+            out[f"has_video.{key}"] = present
+        return out
+
+    def _tasks_df(self):
+        import pandas as pd
+
+        t = self.dataset.tasks
+        if t is None or len(t) == 0:
+            return pd.DataFrame({"task_index": pd.Series([], dtype="int64"), "task": pd.Series([], dtype="object")})
+        return pd.DataFrame({"task_index": t["task_index"].astype("int64").to_numpy(), "task": t["task"].astype(str).to_numpy()})
+
+    def _collect_plugin_views(self, plugin_host) -> None:
+        if plugin_host is None:
+            return
+        hook = plugin_host.pm.hook.studio_catalog_views
+        for impl in reversed(hook.get_hookimpls()):
+            try:
+                out = impl.function(**{k: v for k, v in {"dataset": self.dataset, "project": self.project}.items()
+                                       if k in impl.argnames})
+            except Exception as exc:
+                plugin_host._fail(impl.plugin_name, f"hook studio_catalog_views raised {type(exc).__name__}: {exc}")
+                continue
+            for item in out or []:
+                try:
+                    name, provider = item
+                except (TypeError, ValueError):
+                    plugin_host._fail(impl.plugin_name, f"studio_catalog_views returned {item!r}, not (name, provider)")
+                    continue
+                if name in CORE_VIEWS or not str(name).isidentifier():
+                    plugin_host._fail(impl.plugin_name, f"catalog view name {name!r} is reserved or not an identifier")
+                    continue
+                self._plugin_views[str(name)] = (impl.plugin_name, provider, plugin_host)
+
+    # ------------------------------------------------------------------ views
+    def views(self) -> list[str]:
+        """Names of the views user SQL can reach (core + plugin, created or not)."""
+        return list(CORE_VIEWS) + sorted(self._plugin_views)
+
+    def ensure_view(self, name: str) -> bool:
+        """Create a plugin view on first use. False if its provider failed (then it is dropped)."""
+        if name in CORE_VIEWS or name in self._ready_views:
+            return True
+        entry = self._plugin_views.get(name)
+        if entry is None:
+            return False
+        plugin_name, provider, host = entry
+        with self._lock:
+            if name in self._ready_views:
+                return True
+            try:
+                value = provider(self)
+                self._install_view(name, value)
+            except Exception as exc:
+                log.exception("catalog view %s from plugin %s failed", name, plugin_name)
+                self._plugin_views.pop(name, None)
+                host._fail(plugin_name, f"catalog view {name!r} failed: {type(exc).__name__}: {exc}")
+                return False
+            self._ready_views.add(name)
+            return True
+
+    def _install_view(self, name: str, value: Any) -> None:
+        import pandas as pd
+        import pyarrow as pa
+
+        if isinstance(value, str):
+            for con in (self._internal, self._sandbox):
+                with con.cursor() as cur:
+                    cur.execute(f"CREATE OR REPLACE VIEW {_q(name)} AS {value}")
+            return
+        if isinstance(value, pd.DataFrame):
+            table = pa.Table.from_pandas(value, preserve_index=False)
+        elif isinstance(value, pa.Table):
+            table = value
+        elif hasattr(value, "arrow"):  # a DuckDB relation
+            table = value.arrow()
+        else:
+            raise TypeError(f"provider returned {type(value).__name__}; expected a DataFrame, Arrow table or SQL string")
+        tmp = f"__view_{name}"
+        for con in (self._internal, self._sandbox):
+            with con.cursor() as cur:
+                cur.register(tmp, table)
+                cur.execute(f"CREATE OR REPLACE TABLE {_q(name)} AS SELECT * FROM {_q(tmp)}")
+                cur.unregister(tmp)
+
+    def refresh_view(self, name: str) -> None:
+        """Forget a plugin view so the next use recomputes it (e.g. after tags change)."""
+        with self._lock:
+            self._ready_views.discard(name)
+
+
+    # ------------------------------------------------------------------ internal API
+    def connection(self):
+        """A cursor on the unrestricted internal database (studio code only, never user SQL)."""
+        for name in list(self._plugin_views):
+            self.ensure_view(name)
+        return self._internal.cursor()
+
+    def relation(self, sql: str):
+        """A DuckDB relation over the internal database (plugin views created as needed)."""
+        for name in self._referenced_plugin_views(sql):
+            self.ensure_view(name)
+        return self._internal.cursor().sql(sql)
+
+    def df(self, sql: str, params: list | None = None):
+        for name in self._referenced_plugin_views(sql):
+            self.ensure_view(name)
+        cur = self._internal.cursor()
+        return cur.execute(sql, params or []).df()
+
+    def episode_arrays(self, episode_index: int, keys: list[str]) -> dict[str, Any]:
+        """{"timestamp": (n,), key: (n, d) float array} for one episode, in frame order."""
+        import numpy as np
+        import pyarrow as pa
+
+        keys = [k for k in keys if k in self.frame_columns]
+        cols = ", ".join(["timestamp", "frame_index"] + [_q(k) for k in keys])
+        cur = self._internal.cursor()
+        try:
+            table = cur.sql(f"SELECT {cols} FROM frames WHERE episode_index = {int(episode_index)} "
+                            "ORDER BY frame_index, index").to_arrow_table()
+        finally:
+            cur.close()
+        out: dict[str, Any] = {
+            "timestamp": table.column("timestamp").to_numpy(zero_copy_only=False).astype(np.float64),
+            "frame_index": table.column("frame_index").to_numpy(zero_copy_only=False),
+        }
+        for k in keys:
+            col = table.column(k).combine_chunks()
+            n = len(col)
+            if pa.types.is_fixed_size_list(col.type):
+                vals = col.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
+                out[k] = vals.reshape(n, col.type.list_size)
+            elif pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
+                rows = col.to_pylist()
+                width = max((len(r) for r in rows if r is not None), default=0)
+                arr = np.full((n, width), np.nan)
+                for i, r in enumerate(rows):  # ragged data only (validated and reported on open)
+                    if r:
+                        arr[i, : len(r)] = [np.nan if v is None else v for v in r]
+                out[k] = arr
+            else:
+                out[k] = col.to_numpy(zero_copy_only=False).astype(np.float64).reshape(n, 1)
+        return out
+
+    def _referenced_plugin_views(self, sql: str) -> list[str]:
+        low = sql.lower()
+        return [n for n in self._plugin_views if n.lower() in low]
+
+    # ------------------------------------------------------------------ sandbox
+    def sql(self, query: str, *, limit: int | None = DEFAULT_PAGE, offset: int = 0,
+            timeout_s: float = DEFAULT_TIMEOUT_S) -> QueryResult:
+        """Run one read-only SELECT from user input; return one page of the result."""
+        import time
+
+        text = self._check(query)
+        limit = None if limit is None else max(0, int(limit))
+        offset = max(0, int(offset or 0))
+        paged = f"SELECT * FROM ({text}) AS __q"
+        if limit is not None:
+            paged += f" LIMIT {limit + 1}"
+        if offset:
+            paged += f" OFFSET {offset}"
+        start = time.perf_counter()
+        with self._sandbox_lock:
+            cur = self._sandbox.cursor()
+            try:
+                df = self._run_limited(cur, paged, timeout_s)
+                truncated = limit is not None and len(df) > limit
+                if truncated:
+                    df = df.iloc[:limit]
+                    total = int(self._run_limited(cur, f"SELECT count(*) AS n FROM ({text}) AS __q", timeout_s)["n"].iloc[0])
+                elif offset and len(df) == 0:
+                    total = int(self._run_limited(cur, f"SELECT count(*) AS n FROM ({text}) AS __q", timeout_s)["n"].iloc[0])
+                else:
+                    total = offset + len(df)
+            finally:
+                cur.close()
+        return QueryResult(list(df.columns), df.reset_index(drop=True), total, bool(truncated), offset,
+                           time.perf_counter() - start)
+
+    def _run_limited(self, cur, sql: str, timeout_s: float):
+        import duckdb
+
+        timed_out = threading.Event()
+
+        def stop():
+            timed_out.set()
+            cur.interrupt()
+
+        timer = threading.Timer(max(0.01, float(timeout_s)), stop)
+        timer.daemon = True
+        timer.start()
+        try:
+            return cur.execute(sql).df()
+        except duckdb.InterruptException:
+            raise QueryError("query", f"stopped after {timeout_s:g} s (time limit); narrow it with WHERE or LIMIT") from None
+        except duckdb.OutOfMemoryException:
+            raise QueryError("query", f"needs more than the {DEFAULT_MEMORY_LIMIT} memory limit; aggregate or filter it") from None
+        except duckdb.PermissionException:
+            raise QueryError("query", "file access is not allowed; query the catalog views (frames, episodes, tasks)") from None
+        except duckdb.Error as exc:
+            if timed_out.is_set():
+                raise QueryError("query", f"stopped after {timeout_s:g} s (time limit); narrow it with WHERE or LIMIT") from None
+            raise QueryError("query", _first_line(exc)) from None
+        finally:
+            timer.cancel()
+
+    def _check(self, query: str) -> str:
+        """Refuse anything but one SELECT over the catalog views; return its text."""
+        import duckdb
+
+        if not isinstance(query, str) or not query.strip():
+            raise QueryError("query", "is empty")
+        try:
+            stmts = self._sandbox.extract_statements(query)
+        except duckdb.Error as exc:
+            raise QueryError("query", _first_line(exc)) from None
+        if len(stmts) != 1:
+            raise QueryError("query", f"holds {len(stmts)} statements; run one SELECT at a time")
+        stmt = stmts[0]
+        kind = str(stmt.type).split(".")[-1]
+        if kind != "SELECT":
+            raise QueryError("query", f"{kind} statements are not allowed; only SELECT queries run here (read-only)")
+        text = stmt.query.strip().rstrip(";").strip()
+        tree = self._parse(text)
+        ctes: set[str] = set()
+        tables: set[str] = set()
+        funcs: set[str] = set()
+        table_funcs: set[str] = set()
+        _walk(tree, ctes, tables, funcs, table_funcs)
+        bad_tf = sorted(f for f in table_funcs if f.lower() not in SAFE_TABLE_FUNCTIONS)
+        if bad_tf:
+            raise QueryError("query", f"table function {bad_tf[0]}() is not allowed; only the catalog views "
+                             f"({', '.join(self.views())}) can be queried (no file access)")
+        bad_f = sorted(f for f in funcs if f.lower() in DENIED_FUNCTIONS)
+        if bad_f:
+            raise QueryError("query", f"function {bad_f[0]}() is not allowed here")
+        allowed = {v.lower() for v in self.views()} | {c.lower() for c in ctes}
+        for t in sorted(tables):
+            if t.lower() not in allowed:
+                if "/" in t or "\\" in t or t.lower().endswith((".csv", ".parquet", ".json", ".txt", ".db", ".gz")):
+                    raise QueryError("query", f"reading {t!r} is not allowed (no file access); query the catalog views "
+                                     f"({', '.join(self.views())})")
+                raise QueryError("query", f"no view named {t!r}; the catalog has {', '.join(self.views())}")
+        for t in tables:
+            if t.lower() in {p.lower() for p in self._plugin_views}:
+                name = next(p for p in self._plugin_views if p.lower() == t.lower())
+                if not self.ensure_view(name):
+                    raise QueryError(name, "this view's plugin failed; see the plugin messages")
+        return text
+
+    def _parse(self, text: str) -> dict:
+        cur = self._sandbox.cursor()
+        try:
+            row = cur.execute("SELECT json_serialize_sql(?)", [text]).fetchall()[0]
+        finally:
+            cur.close()
+        tree = json.loads(row[0])
+        if tree.get("error"):
+            raise QueryError("query", str(tree.get("error_message") or "could not be parsed"))
+        return tree
+
+    def close(self) -> None:
+        for con in (self._internal, self._sandbox):
+            try:
+                con.close()
+            except Exception:
+                pass
+
+
+def _walk(node: Any, ctes: set, tables: set, funcs: set, table_funcs: set) -> None:
+    if isinstance(node, dict):
+        typ = node.get("type")
+        if typ == "BASE_TABLE":
+            schema = node.get("schema_name") or ""
+            catalog = node.get("catalog_name") or ""
+            name = node.get("table_name") or ""
+            full = ".".join(x for x in (catalog, schema, name) if x)
+            tables.add(full)
+        elif typ == "TABLE_FUNCTION":
+            fn = node.get("function") or {}
+            table_funcs.add(str(fn.get("function_name", "?")))
+        if node.get("class") in ("FUNCTION", "AGGREGATE", "WINDOW") and "function_name" in node:
+            funcs.add(str(node["function_name"]))
+        cte_map = node.get("cte_map")
+        if isinstance(cte_map, dict):
+            for entry in cte_map.get("map", []) or []:
+                if isinstance(entry, dict) and "key" in entry:
+                    ctes.add(str(entry["key"]))
+        for v in node.values():
+            _walk(v, ctes, tables, funcs, table_funcs)
+    elif isinstance(node, list):
+        for v in node:
+            _walk(v, ctes, tables, funcs, table_funcs)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+_cache: dict[tuple, Catalog] = {}
+_cache_lock = threading.Lock()
+_CACHE_MAX = 8
+
+
+def catalog_for(dataset, project=None, *, plugin_host=None) -> Catalog:
+    """The catalog of a dataset, cached per (fingerprint, project)."""
+    if plugin_host is None:
+        from studio.plugins import host
+
+        plugin_host = host()
+    key = (dataset.fingerprint, str(dataset.root), str(getattr(project, "home", "")), id(plugin_host))
+    with _cache_lock:
+        cat = _cache.get(key)
+        if cat is not None:
+            return cat
+    cat = Catalog(dataset=dataset, project=project).build(plugin_host)
+    with _cache_lock:
+        if key in _cache:
+            cat.close()
+            return _cache[key]
+        _cache[key] = cat
+        while len(_cache) > _CACHE_MAX:
+            old = _cache.pop(next(iter(_cache)))
+            old.close()
+    return cat
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        for cat in _cache.values():
+            cat.close()
+        _cache.clear()
+
+
+def invalidate_views(*names: str) -> None:
+    """Mark plugin views stale in every cached catalog (call after writing what they show)."""
+    with _cache_lock:
+        cats = list(_cache.values())
+    for cat in cats:
+        for name in names:
+            cat.refresh_view(name)

@@ -1,0 +1,15 @@
+"""Simulation: an environment registry, the built-in `pick_cube` task on gym-hil's MuJoCo
+Panda scene, scripted operators of known skill, and a parallel rollout engine.
+
+Importing this package is cheap; MuJoCo, gym-hil, torch and lerobot load inside functions.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def ensure_gl() -> None:
+    """gym-hil always builds an offscreen renderer; OSMesa is the backend that works headless."""
+    os.environ.setdefault("MUJOCO_GL", "osmesa")
+    os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"] if os.environ["MUJOCO_GL"] != "glfw" else "osmesa")

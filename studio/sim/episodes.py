@@ -1,0 +1,186 @@
+"""One simulated episode as columnar arrays, and running many of them in worker processes.
+
+Frame t holds the observation before action t, the action, the body poses at that
+observation and (as outcomes) the progress / success reached after the action.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+
+
+@dataclass
+class EpisodeRecord:
+    seed: int
+    state: np.ndarray  # (T, S) float32
+    env_state: np.ndarray  # (T, 3) float32
+    action: np.ndarray  # (T, A) float32
+    progress: np.ndarray  # (T,) float32, after each action
+    success: np.ndarray  # (T,) bool, after each action
+    poses: np.ndarray  # (T, B, 7) float32 px py pz qw qx qy qz
+    body_names: list[str]
+    images: dict[str, np.ndarray] | None = None  # camera -> (T, H, W, 3) uint8
+    gave_up: bool = False
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        return int(self.action.shape[0])
+
+    @property
+    def succeeded(self) -> bool:
+        return bool(self.success.any())
+
+    @property
+    def final_progress(self) -> float:
+        return float(self.progress.max()) if self.progress.size else 0.0
+
+    def time_to_success_s(self, fps: int) -> float | None:
+        hits = np.flatnonzero(self.success)
+        return round(float(hits[0] + 1) / fps, 3) if hits.size else None
+
+
+def simulate_episode(env, actor, seed: int, *, max_steps: int, cameras: bool = False) -> EpisodeRecord:
+    """Run `actor` (reset(seed); act(env, obs) -> action | None to give up) in `env`."""
+    obs = env.reset(seed)
+    actor.reset(seed)
+    states, envs, actions, progress, success, poses = [], [], [], [], [], []
+    frames: dict[str, list] = {}
+    gave_up = False
+    for _ in range(max_steps):
+        action = actor.act(env, obs)
+        if action is None:
+            gave_up = True
+            if actions:
+                break
+            action = np.zeros(env_action_dim(env), dtype=np.float32)  # an episode needs one frame
+            action[-1] = -1.0
+        states.append(obs["agent_pos"])
+        envs.append(obs["environment_state"])
+        poses.append(env.body_poses())
+        if cameras:
+            for cam, img in env.render().items():
+                frames.setdefault(cam, []).append(img)
+        actions.append(np.asarray(action, dtype=np.float32).reshape(-1))
+        obs, info = env.step(action)
+        progress.append(info.progress)
+        success.append(info.success)
+        if info.done or gave_up:
+            break
+    return EpisodeRecord(
+        seed=int(seed),
+        state=np.stack(states).astype(np.float32),
+        env_state=np.stack(envs).astype(np.float32),
+        action=np.stack(actions).astype(np.float32),
+        progress=np.asarray(progress, dtype=np.float32),
+        success=np.asarray(success, dtype=bool),
+        poses=np.stack(poses).astype(np.float32),
+        body_names=list(env.body_names),
+        images={k: np.stack(v) for k, v in frames.items()} if cameras else None,
+        gave_up=gave_up,
+        meta=dict(getattr(actor, "meta", {}) or {}),
+    )
+
+
+def env_action_dim(env) -> int:
+    from studio.sim.pick_cube import ACTION_NAMES
+
+    return len(getattr(env, "action_names", ACTION_NAMES))
+
+
+# -- worker processes --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EpisodeJob:
+    env: str
+    actor: str  # "scripted:<profile>" or a checkpoint directory
+    seed: int
+    max_steps: int
+    cameras: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+_cache: dict[tuple, Any] = {}
+
+
+def _env_for(name: str, cameras: bool):
+    key = ("env", name, cameras)
+    if key not in _cache:
+        from studio.sim.registry import get_env
+
+        if not any(k[0] == "env" for k in _cache):
+            atexit.register(close_cached)
+        _cache[key] = get_env(name).make(cameras=cameras)
+    return _cache[key]
+
+
+def close_cached() -> None:
+    """Close cached envs while the interpreter is intact (their GL contexts else complain)."""
+    for key in [k for k in _cache if k[0] == "env"]:
+        try:
+            _cache.pop(key).close()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
+def _actor_for(spec: str):
+    key = ("actor", spec)
+    if key not in _cache:
+        from studio.sim.policies import make_actor
+
+        _cache[key] = make_actor(spec)
+    return _cache[key]
+
+
+def run_job(job: EpisodeJob) -> EpisodeRecord:
+    """Simulate one job; env and actor are built once per process and reused."""
+    env = _env_for(job.env, job.cameras)
+    actor = _actor_for(job.actor)
+    rec = simulate_episode(env, actor, job.seed, max_steps=job.max_steps, cameras=job.cameras)
+    rec.meta.update(job.extra)
+    return rec
+
+
+def _worker_init() -> None:
+    from studio.sim import ensure_gl
+
+    ensure_gl()
+    # Each worker is one core's worth of work: keep BLAS / torch from oversubscribing.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = "1"
+
+
+def run_jobs(jobs: Iterable[EpisodeJob], *, workers: int = 1, window: int | None = None) -> Iterator[EpisodeRecord]:
+    """Yield episode records in job order. workers=1 runs in this process; more use a
+    spawn-started process pool with a bounded number of jobs in flight."""
+    jobs = list(jobs)
+    if workers <= 1:
+        for job in jobs:
+            yield run_job(job)
+        return
+    import multiprocessing as mp
+
+    window = window or 2 * workers
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_worker_init) as pool:
+        pending: deque = deque()
+        it = iter(jobs)
+        try:
+            for job in it:
+                pending.append(pool.submit(run_job, job))
+                if len(pending) >= window:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+
+ProgressFn = Callable[[int, int], None]

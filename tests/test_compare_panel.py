@@ -1,0 +1,59 @@
+"""The Compare panel in headless chromium: choose rollout sets, read the verdict, the
+metric table, the bars and the per-seed grid; broken plugins are shown, not fatal."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from test_compare import paired_sets
+from test_plugins import BROKEN, fake_distribution
+
+
+def choose_sets(page, labels: list[str]) -> None:
+    for label in labels:
+        page.click("#compare-sets input")
+        page.locator("ul.options li", has_text=label).first.click()
+    page.keyboard.press("Escape")
+
+
+def test_compare_panel_shows_verdict_table_grid_and_plugin_problems(project, serve_app, page, tmp_path, monkeypatch):
+    from studio.plugins import PluginHost
+
+    paired_sets(project.rollouts_dir, both=20, only_a=2, only_b=10, neither=18)
+    site = fake_distribution(tmp_path / "site", "broken-plugins", {"raising_hook": "raising_hook_mod"},
+                             {"raising_hook_mod": BROKEN["raising_hook_mod"]})
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
+    url = serve_app(project, plugin_host=PluginHost())
+    page.goto(url + "?panel=Compare")
+    page.wait_for_selector("#compare-run")
+    choose_sets(page, ["A (50 rollouts)", "B (50 rollouts)"])
+    page.click("#compare-run")
+    verdict = page.locator("#compare-verdict")
+    verdict.get_by_text("B better (B)").wait_for()
+    assert "p = 0.0386" in verdict.inner_text()
+    table = page.locator("#compare-table").inner_text()
+    for metric in ("success rate", "mean progress", "time to success", "action smoothness"):
+        assert metric in table
+    assert "44% [31–58]" in table and "60% [46–72]" in table
+    page.wait_for_selector("#compare-plot .js-plotly-plot")
+    assert page.locator("#compare-plot .js-plotly-plot .bars path").count() >= 4
+    grid = page.locator("#compare-grid")
+    grid.get_by_text("1020 ✓✗").wait_for()  # seed 1020: only A succeeded
+    problems = page.locator("#compare-plugin-problems").inner_text()
+    assert "plugin 'raising_hook' disabled: hook studio_comparison_metrics raised RuntimeError" in problems
+    assert not page.console_errors.errors(), page.console_errors
+    import sys
+
+    sys.modules.pop("raising_hook_mod", None)
+
+
+def test_compare_panel_names_a_missing_choice(project, serve_app, page):
+    paired_sets(project.rollouts_dir, both=2, only_a=0, only_b=1, neither=1)
+    page.goto(serve_app(project) + "?panel=Compare")
+    page.wait_for_selector("#compare-run")
+    choose_sets(page, ["A (4 rollouts)"])
+    page.click("#compare-run")
+    page.get_by_text("choose at least two rollout sets").first.wait_for()

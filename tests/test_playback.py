@@ -1,0 +1,191 @@
+"""Playback: episodes → .rrd, read back with rerun's own dataframe reader."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio.synthetic import write_synthetic_dataset
+
+FRONT, WRIST = "observation.images.front", "observation.images.wrist"
+LENGTHS = [40, 50, 45]
+
+
+@pytest.fixture(scope="module")
+def ds_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("playback") / "so101"
+    return write_synthetic_dataset(root, episodes=3, frames=LENGTHS, videos=(FRONT, WRIST), seed=3)
+
+
+def _load(path):
+    import rerun as rr
+
+    return rr.dataframe.load_recording(str(path))
+
+
+def _entities(rec) -> set[str]:
+    return {c.entity_path for c in rec.schema().component_columns()}
+
+
+def _column(rec, contents: str, column: str):
+    table = rec.view(index="frame_index", contents=contents).select().read_all()
+    return table.column("frame_index").to_numpy(), table.column(column).to_pylist()
+
+
+def _decoded(blob_or_path, pts_ns: list[int]) -> dict[int, np.ndarray]:
+    """Decode the frames at the given timestamps (ns, relative to the video's first frame)."""
+    import io
+
+    import av
+
+    src = io.BytesIO(blob_or_path) if isinstance(blob_or_path, (bytes, bytearray)) else str(blob_or_path)
+    out = {}
+    with av.open(src) as c:
+        st = c.streams.video[0]
+        frames = [(int(round(float(f.pts * st.time_base) * 1e9)), f.to_ndarray(format="rgb24")) for f in c.decode(st)]
+    first = min(t for t, _ in frames)
+    for t in pts_ns:  # timestamps match to within rounding (1 ms)
+        dt, img = min(((abs(ft - first - t), img) for ft, img in frames), key=lambda x: x[0])
+        assert dt < 1e6, f"no frame at {t} ns"
+        out[t] = img
+    return out
+
+
+def test_episode_curves_are_named_from_info_json(ds_root, tmp_path):
+    from studio.datasets import open_dataset
+    from studio.playback import write_recording
+
+    ds = open_dataset(ds_root)
+    rec = write_recording([(ds, 1)], tmp_path / "ep1.rrd")
+    assert rec.path.is_file() and rec.episodes[0].frames == LENGTHS[1]
+    r = _load(rec.path)
+    ents = _entities(r)
+    for key in ("observation.state", "action"):
+        for joint in ds.features[key]["names"]:
+            assert f"/episode_1/{key}/{joint}" in ents
+    for axis in "xyz":
+        assert f"/episode_1/observation.environment_state/{axis}" in ents
+    assert {f"/episode_1/cameras/{FRONT}", f"/episode_1/cameras/{WRIST}", "/episode_1/task"} <= ents
+
+    # Timeline: one row per frame, frame_index 0..n-1, values equal to the parquet's.
+    fi, vals = _column(r, "/episode_1/action/**", "/episode_1/action/gripper.pos:Scalars:scalars")
+    assert fi.tolist() == list(range(LENGTHS[1]))
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(ds_root / "data/chunk-000/file-000.parquet", filters=[("episode_index", "=", 1)])
+    expected = np.asarray(t.column("action").to_pylist())[:, 5]
+    assert np.allclose([v[0] for v in vals], expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["file", "segment"])
+def test_video_frames_reference_the_episode_timestamps(ds_root, tmp_path, mode):
+    """v3.0: episode 1 starts at from_timestamp (40/30 s) inside a shared mp4."""
+    from studio.datasets import open_dataset
+    from studio.playback import write_recording
+
+    ds = open_dataset(ds_root)
+    rec = write_recording([(ds, 1)], tmp_path / f"ep1-{mode}.rrd", video_mode=mode)
+    r = _load(rec.path)
+    ent = f"/episode_1/cameras/{FRONT}"
+    fi, refs = _column(r, f"{ent}/**", f"{ent}:VideoFrameReference:timestamp")
+    refs = [v[0] for v in refs]
+    assert len(refs) == LENGTHS[1] and fi.tolist() == list(range(LENGTHS[1]))
+    loc = ds.video_location(FRONT, 1)
+    assert loc.from_ts == pytest.approx(40 / 30)
+    table = r.view(index="frame_index", contents=f"{ent}/**").select().read_all()
+    blob = bytes(table.column(f"{ent}:AssetVideo:blob").to_pylist()[0][0])
+    if mode == "file":
+        assert refs[0] == pytest.approx(loc.from_ts * 1e9, abs=1e6)
+        assert np.allclose(np.diff(refs), 1e9 / 30, atol=1e6)
+        assert blob == loc.path.read_bytes()
+    else:  # the segment holds only this episode (plus at most a GOP before it)
+        assert len(blob) < loc.path.stat().st_size
+    # The referenced frame is the frame the dataset recorded: decode both and compare.
+    import av
+
+    with av.open(str(loc.path)) as c:
+        st = c.streams.video[0]
+        orig = {int(round(float(f.pts * st.time_base) * 30)): f.to_ndarray(format="rgb24") for f in c.decode(st)}
+    got = _decoded(blob, [refs[k] for k in (0, 10, LENGTHS[1] - 1)])
+    for k in (0, 10, LENGTHS[1] - 1):
+        assert np.array_equal(got[refs[k]], orig[40 + k])
+
+
+def test_missing_video_is_a_note_not_a_failure(ds_root, tmp_path):
+    from studio.datasets import open_dataset
+    from studio.playback import write_recording
+
+    copy = tmp_path / "copy"
+    shutil.copytree(ds_root, copy)
+    shutil.rmtree(copy / "videos" / WRIST)
+    rec = write_recording([(open_dataset(copy), 0)], tmp_path / "ep0.rrd")
+    ents = _entities(_load(rec.path))
+    assert f"/episode_0/cameras/{FRONT}" in ents
+    assert f"/episode_0/cameras/{WRIST}" not in ents
+    assert "/episode_0/notes" in ents
+    assert any(WRIST in n and "missing" in n for n in rec.notes)
+    static = _load(rec.path).view(index="frame_index", contents="/episode_0/task").select_static().read_all()
+    assert WRIST in str(static.column("/episode_0/task:TextDocument:text").to_pylist())
+
+
+def test_side_by_side_episodes_share_aligned_timelines(ds_root, tmp_path):
+    from studio.playback import write_recording
+
+    rec = write_recording([(ds_root, 0, "all-data"), (ds_root, 1, "curated")], tmp_path / "sbs.rrd")
+    assert [e.label for e in rec.episodes] == ["all-data", "curated"]
+    r = _load(rec.path)
+    ents = _entities(r)
+    assert "/all-data/observation.state/gripper.pos" in ents and "/curated/observation.state/gripper.pos" in ents
+    fa, _ = _column(r, "/all-data/action/**", "/all-data/action/gripper.pos:Scalars:scalars")
+    fb, _ = _column(r, "/curated/action/**", "/curated/action/gripper.pos:Scalars:scalars")
+    assert fa.tolist() == list(range(LENGTHS[0])) and fb.tolist() == list(range(LENGTHS[1]))
+    both = r.view(index="frame_index", contents="/**").select().read_all()
+    assert both.num_rows == max(LENGTHS[:2])
+    times = r.view(index="time", contents="/curated/**").select().read_all().column("time").to_pylist()
+    assert times[0].total_seconds() == 0.0
+
+
+def test_v21_dataset_plays_with_one_file_per_episode(tmp_path):
+    from studio.playback import write_recording
+
+    root = write_synthetic_dataset(tmp_path / "v21", episodes=2, frames=30, version="v2.1", videos=(FRONT,))
+    rec = write_recording([(root, 1)], tmp_path / "v21.rrd")
+    fi, refs = _column(_load(rec.path), f"/episode_1/cameras/{FRONT}/**",
+                       f"/episode_1/cameras/{FRONT}:VideoFrameReference:timestamp")
+    assert len(fi) == 30 and refs[0][0] == 0
+
+
+def test_recording_cache_is_keyed_by_fingerprint_and_episode(ds_root, project):
+    from studio.playback import cached_recording
+
+    a = cached_recording(project, [(ds_root, 0)])
+    assert not a.cached and a.path.is_relative_to(project.home)
+    assert not any(p.suffix == ".rrd" for p in ds_root.rglob("*"))  # never inside the dataset
+    b = cached_recording(project, [(ds_root, 0)])
+    assert b.cached and b.path == a.path and b.episodes == a.episodes
+    c = cached_recording(project, [(ds_root, 2)])
+    assert not c.cached and c.path != a.path
+
+
+def test_bad_episode_is_one_sentence(ds_root, tmp_path):
+    from studio.errors import StudioError
+    from studio.playback import write_recording
+
+    with pytest.raises(StudioError, match="episode 7"):
+        write_recording([(ds_root, 7)], tmp_path / "x.rrd")
+    assert not (tmp_path / "x.rrd").exists()
+
+
+def test_cli_rrd_writes_side_by_side(ds_root, tmp_path, capsys):
+    from studio.cli import main
+
+    out = tmp_path / "cli.rrd"
+    rc = main(["rrd", str(ds_root), "--episode", "0", "--episode", "2", "--out", str(out)])
+    assert rc == 0, capsys.readouterr().err
+    assert {"/episode_0/task", "/episode_2/task"} <= _entities(_load(out))
+    rc = main(["rrd", str(ds_root), "--episode", "5", "--out", str(tmp_path / "bad.rrd")])
+    assert rc == 2
+    assert capsys.readouterr().err.startswith("error: episode 5:")

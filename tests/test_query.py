@@ -1,0 +1,203 @@
+"""The DuckDB catalog and the SQL sandbox."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from studio.datasets import open_dataset
+from studio.errors import QueryError
+from studio.hookspecs import hookimpl
+from studio.plugins import PluginHost
+from studio.query import Catalog, catalog_for
+from studio.synthetic import write_synthetic_dataset
+
+SO101 = Path(__file__).resolve().parents[2] / "shared/datasets/so101_record_test"
+
+
+@pytest.fixture(scope="module")
+def cat(tmp_path_factory):
+    root = write_synthetic_dataset(tmp_path_factory.mktemp("q") / "ds", episodes=3, frames=[10, 20, 30],
+                                   videos=("observation.images.front",), tasks=("pick", "place"))
+    return Catalog(dataset=open_dataset(root)).build(PluginHost(load_entry_points=False))
+
+
+def test_frames_view_has_named_element_columns(cat):
+    cols = cat.frame_columns
+    assert "action" in cols and "action.gripper.pos" in cols
+    assert "observation.state.shoulder_pan.pos" in cols and "observation.environment_state.z" in cols
+    r = cat.sql('SELECT "action"[6] = "action.gripper.pos" AS same FROM frames')
+    assert r.df["same"].all() and r.total_rows == 60
+
+
+def test_episodes_and_tasks_views(cat):
+    df = cat.sql("SELECT * FROM episodes ORDER BY episode_index").df
+    assert df["length"].tolist() == [10, 20, 30]
+    assert df["duration_s"].tolist() == pytest.approx([10 / 30, 20 / 30, 1.0])
+    assert df["has_video.observation.images.front"].all()
+    assert list(df["tasks"][1]) == ["place"]
+    assert cat.sql("SELECT task FROM tasks ORDER BY task_index").df["task"].tolist() == ["pick", "place"]
+
+
+def test_group_by_over_frames_matches_episodes(cat):
+    df = cat.sql("SELECT f.episode_index, count(*) AS n, any_value(e.length) AS length FROM frames f "
+                 "JOIN episodes e USING (episode_index) GROUP BY 1 ORDER BY 1").df
+    assert (df["n"] == df["length"]).all()
+
+
+def test_paging(cat):
+    r = cat.sql("SELECT index FROM frames ORDER BY index", limit=7, offset=14)
+    assert r.df["index"].tolist() == list(range(14, 21))
+    assert r.total_rows == 60 and r.truncated
+    last = cat.sql("SELECT index FROM frames ORDER BY index", limit=7, offset=56)
+    assert last.df["index"].tolist() == [56, 57, 58, 59] and last.total_rows == 60 and not last.truncated
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM '/etc/passwd'",
+    "FROM read_text('/etc/passwd')",
+    "SELECT * FROM read_parquet('/tmp/*.parquet')",
+    "SELECT * FROM glob('/*')",
+    "SELECT read_text('/etc/passwd')",
+    "COPY frames TO '/tmp/studio-leak.csv'",
+    "COPY (SELECT 1) TO '/tmp/studio-leak.csv'",
+    "ATTACH '/tmp/studio-leak.db'",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "SET enable_external_access = true",
+    "SET threads = 1",
+    "PRAGMA database_list",
+    "CREATE TABLE x AS SELECT 1",
+    "CREATE VIEW y AS SELECT 1",
+    "EXPORT DATABASE '/tmp/studio-leak'",
+    "DROP VIEW frames",
+    "INSERT INTO tasks VALUES (9, 'x')",
+    "UPDATE tasks SET task = 'x'",
+    "DELETE FROM tasks",
+    "CALL pragma_version()",
+    "SELECT 1; SELECT 2",
+    "SELECT current_setting('memory_limit')",
+    "SELECT * FROM duckdb_settings()",
+    "SUMMARIZE SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM information_schema.tables",
+    "WITH t AS (SELECT * FROM read_csv('/etc/passwd')) SELECT * FROM t",
+    "SELECT * FROM frames WHERE index IN (SELECT 1 FROM read_json('/etc/x.json'))",
+])
+def test_sandbox_refuses(cat, query):
+    with pytest.raises(QueryError) as err:
+        cat.sql(query)
+    assert err.value.where == "query" and err.value.what
+    assert not Path("/tmp/studio-leak.csv").exists() and not Path("/tmp/studio-leak.db").exists()
+
+
+def test_sandbox_messages_are_clear(cat):
+    with pytest.raises(QueryError, match="only SELECT"):
+        cat.sql("COPY frames TO '/tmp/studio-leak.csv'")
+    with pytest.raises(QueryError, match="read_csv.*not allowed"):
+        cat.sql("SELECT * FROM read_csv('/etc/passwd')")
+    with pytest.raises(QueryError, match="no view named 'nope'"):
+        cat.sql("SELECT * FROM nope")
+
+
+def test_sandbox_configuration_is_locked(cat):
+    with pytest.raises(Exception):
+        cat._sandbox.execute("SET enable_external_access = true")
+    with pytest.raises(Exception, match="disabled|Permission"):
+        cat._sandbox.execute("SELECT * FROM read_csv('/etc/passwd')").fetchall()
+
+
+def test_long_query_is_interrupted(cat):
+    start = time.perf_counter()
+    with pytest.raises(QueryError, match="time limit"):
+        cat.sql("SELECT count(*) FROM range(1000000000000) a", timeout_s=0.5)
+    assert time.perf_counter() - start < 5
+    assert cat.sql("SELECT count(*) AS n FROM frames").df["n"][0] == 60  # still usable
+
+
+def test_memory_limit_is_set(cat):
+    limit = cat._sandbox.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert limit.endswith("GiB") or limit.endswith("MiB")
+
+
+def test_internal_api_is_unsandboxed(cat, tmp_path):
+    out = tmp_path / "x.parquet"
+    cat.connection().execute(f"COPY (SELECT episode_index FROM frames) TO '{out}'")
+    assert out.exists()
+    assert cat.relation("SELECT count(*) FROM frames").fetchall()[0][0] == 60
+    assert len(cat.df("SELECT * FROM episodes WHERE length > ?", [15])) == 2
+
+
+class _Views:
+    @hookimpl
+    def studio_catalog_views(self, dataset, project):
+        return [
+            ("scores", lambda c: pd.DataFrame({"episode_index": [0, 1, 2], "score": [0.1, 0.5, 0.9]})),
+            ("long_eps", lambda c: "SELECT episode_index FROM episodes WHERE length >= 20"),
+            ("broken", lambda c: 1 / 0),
+        ]
+
+
+def test_plugin_views_lazy_and_isolated(tmp_path):
+    root = write_synthetic_dataset(tmp_path / "ds", episodes=3, frames=[10, 20, 30])
+    host = PluginHost(load_entry_points=False)
+    host.register(_Views(), name="viewsplugin")
+    cat = catalog_for(open_dataset(root), plugin_host=host)
+    assert {"scores", "long_eps", "broken"} <= set(cat.views())
+    assert not cat._ready_views  # nothing computed yet
+    df = cat.sql("SELECT e.episode_index, s.score FROM episodes e JOIN scores s USING (episode_index) "
+                 "ORDER BY s.score DESC").df
+    assert df["episode_index"].tolist() == [2, 1, 0]
+    assert cat.sql("SELECT count(*) AS n FROM long_eps").df["n"][0] == 2
+    with pytest.raises(QueryError):
+        cat.sql("SELECT * FROM broken")
+    assert any("broken" in f.what for f in host.failures())
+    assert cat.sql("SELECT count(*) AS n FROM frames").df["n"][0] == 60  # catalog still works
+
+
+def test_catalog_is_cached_per_fingerprint(tmp_path):
+    root = write_synthetic_dataset(tmp_path / "ds", episodes=1, frames=5)
+    host = PluginHost(load_entry_points=False)
+    ds = open_dataset(root)
+    assert catalog_for(ds, plugin_host=host) is catalog_for(open_dataset(root), plugin_host=host)
+
+
+def test_so101_sql_works():
+    if not SO101.exists():
+        pytest.skip(f"acceptance dataset absent at {SO101}")
+    cat = catalog_for(open_dataset(SO101), plugin_host=PluginHost(load_entry_points=False))
+    df = cat.sql('SELECT episode_index, count(*) AS n, max("observation.state.gripper.pos") AS g '
+                 "FROM frames GROUP BY 1 ORDER BY 1").df
+    assert df["n"].sum() == 1492 and len(df) == 4
+    eps = cat.sql("SELECT * FROM episodes").df
+    assert not eps["has_video.observation.images.front"].any() and not eps["has_video.observation.images.top"].any()
+
+
+def test_cli_query_formats(tmp_path, capsys):
+    from studio.cli import main
+
+    root = write_synthetic_dataset(tmp_path / "ds", episodes=2, frames=[4, 6])
+    sql = "SELECT episode_index, length FROM episodes ORDER BY 1"
+    assert main(["query", str(root), sql, "--format", "csv"]) == 0
+    assert capsys.readouterr().out.strip().splitlines() == ["episode_index,length", "0,4", "1,6"]
+    assert main(["query", str(root), sql, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"episode_index": 0, "length": 4}, {"episode_index": 1, "length": 6}]
+    assert main(["query", str(root), sql]) == 0
+    assert "episode_index" in capsys.readouterr().out
+    assert main(["query", str(root), "SELECT index FROM frames ORDER BY index", "--limit", "3", "--format", "csv"]) == 0
+    cap = capsys.readouterr()
+    assert cap.out.split() == ["index", "0", "1", "2"] and "3 of 10 rows" in cap.err
+
+
+def test_cli_query_refusal_exits_2(tmp_path, capsys):
+    from studio.cli import main
+
+    root = write_synthetic_dataset(tmp_path / "ds", episodes=1, frames=4)
+    assert main(["query", str(root), "COPY frames TO '/tmp/studio-leak.csv'"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: query: COPY statements are not allowed")
+    assert main(["query", str(root), "SELECT 1", "--format", "xml"]) == 2

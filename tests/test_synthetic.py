@@ -1,0 +1,90 @@
+"""Synthetic LeRobot datasets: real format (v3.0 / v2.1), quality signal, speed."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from studio.synthetic import SO101_JOINTS, write_synthetic_dataset
+
+
+def test_v30_layout_matches_lerobot(tmp_path):
+    root = write_synthetic_dataset(tmp_path / "ds", episodes=3, frames=[20, 30, 40], videos=("observation.images.front",))
+    info = json.loads((root / "meta/info.json").read_text())
+    assert info["codebase_version"] == "v3.0"
+    assert info["total_episodes"] == 3 and info["total_frames"] == 90
+    assert info["features"]["action"]["names"] == list(SO101_JOINTS)
+    assert info["features"]["observation.environment_state"]["shape"] == [3]
+    eps = pq.read_table(root / "meta/episodes/chunk-000/file-000.parquet").to_pandas()
+    for col in ("episode_index", "tasks", "length", "data/chunk_index", "data/file_index", "dataset_from_index",
+                "dataset_to_index", "videos/observation.images.front/chunk_index",
+                "videos/observation.images.front/file_index", "videos/observation.images.front/from_timestamp",
+                "videos/observation.images.front/to_timestamp", "stats/action/mean", "stats/action/q99",
+                "meta/episodes/chunk_index"):
+        assert col in eps.columns, col
+    assert eps["dataset_to_index"].tolist() == [20, 50, 90]
+    assert eps["videos/observation.images.front/from_timestamp"].tolist() == pytest.approx([0, 20 / 30, 50 / 30])
+    data = pq.read_table(root / "data/chunk-000/file-000.parquet")
+    assert data.num_rows == 90
+    assert b"huggingface" in data.schema.metadata
+    assert (root / "videos/observation.images.front/chunk-000/file-000.mp4").stat().st_size > 0
+    tasks = pq.read_table(root / "meta/tasks.parquet").to_pandas()
+    assert tasks.index.tolist() == ["pick the cube"]
+    stats = json.loads((root / "meta/stats.json").read_text())
+    assert stats["action"]["count"] == [90]
+    assert np.array(stats["observation.images.front"]["mean"]).shape == (3, 1, 1)
+
+
+def test_v21_layout(tmp_path):
+    root = write_synthetic_dataset(tmp_path / "ds", episodes=2, frames=10, version="v2.1",
+                                   videos=("observation.images.top",), tasks=("a", "b"))
+    info = json.loads((root / "meta/info.json").read_text())
+    assert info["codebase_version"] == "v2.1" and info["total_videos"] == 2
+    assert (root / "data/chunk-000/episode_000001.parquet").exists()
+    assert (root / "videos/chunk-000/observation.images.top/episode_000001.mp4").exists()
+    lines = (root / "meta/episodes.jsonl").read_text().splitlines()
+    assert json.loads(lines[1]) == {"episode_index": 1, "tasks": ["b"], "length": 10}
+    assert len((root / "meta/episodes_stats.jsonl").read_text().splitlines()) == 2
+    assert [json.loads(x)["task"] for x in (root / "meta/tasks.jsonl").read_text().splitlines()] == ["a", "b"]
+
+
+def test_lower_quality_is_jerkier_and_idler(tmp_path):
+    root = write_synthetic_dataset(tmp_path / "ds", episodes=2, frames=200, quality=[1.0, 0.0], environment_state=False)
+    t = pq.read_table(root / "data/chunk-000/file-000.parquet").to_pandas()
+    jerk, still = [], []
+    for ep in (0, 1):
+        s = np.stack(t[t.episode_index == ep]["observation.state"].to_numpy())[:, :-1]
+        jerk.append(np.abs(np.diff(s, n=3, axis=0)).mean())
+        still.append((np.abs(np.diff(s, axis=0)).max(axis=1) < 0.5).mean())
+    assert jerk[1] > 5 * jerk[0]
+    assert "observation.environment_state" not in json.loads((root / "meta/info.json").read_text())["features"]
+
+
+def test_large_dataset_is_fast(tmp_path):
+    start = time.perf_counter()
+    write_synthetic_dataset(tmp_path / "big", episodes=200, frames=1000)
+    assert time.perf_counter() - start < 10
+
+
+def test_refuses_non_empty_folder(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "f").write_text("1")
+    with pytest.raises(FileExistsError):
+        write_synthetic_dataset(tmp_path / "x")
+
+
+@pytest.mark.slow
+def test_v30_loads_in_lerobot(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    root = write_synthetic_dataset(tmp_path / "ds", episodes=2, frames=15, videos=("observation.images.front",))
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    ds = LeRobotDataset(repo_id="local/x", root=root)
+    assert len(ds) == 30 and ds.num_episodes == 2
+    item = ds[20]
+    assert tuple(item["observation.images.front"].shape) == (3, 48, 64)
+    assert tuple(item["action"].shape) == (6,)
