@@ -63,9 +63,8 @@ def verdict_markdown(comp: cmp.Comparison) -> str:
     for i in range(1, len(comp.sets)):
         v = comp.verdict(i)
         head = comp.headline(i)
-        icon = "✅" if v is not None and v.winner else "➖"
         who = comp.sets[i].name
-        lines.append(f"### {icon} {head}" if len(comp.sets) == 2 else f"### {icon} `{who}` vs baseline: {head}")
+        lines.append(f"### Verdict: {head}" if len(comp.sets) == 2 else f"### `{who}` vs baseline: {head}")
         if v is not None and v.p_value is not None:
             lines.append(f"<small>p = {v.p_value:.3g} ({v.method})</small>")
     return "\n".join(lines)

@@ -107,7 +107,7 @@ def build(ctx: AppContext) -> None:
         return nb, 1, gr.update(choices=names, value=wanted), _progress_markdown(nb), _status(msg)
 
     ctx.handlers["on_load:workspaces"] = lambda demo: demo.load(
-        initial, None, [nb_state, tick, picker, header, status], queue=False
+        initial, None, [nb_state, tick, picker, header, status]
     )
 
     @guarded
@@ -173,6 +173,7 @@ def build(ctx: AppContext) -> None:
 
     @gr.render(inputs=[nb_state], triggers=[tick.change])
     def render(nb):
+        print("RENDER", nb, flush=True)
         if nb is None:
             return
         if nb.error:
@@ -198,11 +199,12 @@ def _render_cell(ctx: AppContext, nb, i: int, cell, tick, header, status) -> Non
     with gr.Group(elem_id=f"ws-cell-{i}", elem_classes=CSS_CLASSES):
         with gr.Row(equal_height=True):
             label = f"`{i + 1}` **{cell.kind}**" + (f" · `{cell.id}`" if cell.id else "")
-            gr.Markdown(label, elem_id=f"ws-cell-{i}-label")
-            run = None if markdown else gr.Button("▶ Run", elem_id=f"ws-cell-{i}-run", size="sm", variant="primary", min_width=80)
-            up = gr.Button("▲", elem_id=f"ws-cell-{i}-up", size="sm", min_width=40)
-            down = gr.Button("▼", elem_id=f"ws-cell-{i}-down", size="sm", min_width=40)
-            delete = gr.Button("✕", elem_id=f"ws-cell-{i}-delete", size="sm", min_width=40)
+            gr.Markdown(label, elem_id=f"ws-cell-{i}-label", elem_classes="ws-cell-label")
+            run = None if markdown else gr.Button("▶ Run", elem_id=f"ws-cell-{i}-run", size="sm", variant="primary",
+                                                  scale=0, min_width=90)
+            up = gr.Button("▲", elem_id=f"ws-cell-{i}-up", size="sm", scale=0, min_width=44)
+            down = gr.Button("▼", elem_id=f"ws-cell-{i}-down", size="sm", scale=0, min_width=44)
+            delete = gr.Button("✕", elem_id=f"ws-cell-{i}-delete", size="sm", scale=0, min_width=44)
         if markdown:
             gr.Markdown(nb.body(i), elem_id=f"ws-cell-{i}-md")
             with gr.Accordion("Edit text", open=False):

@@ -173,6 +173,25 @@ def success(fr):
     return None
 
 
+def scene_change(fr):
+    """How far the recorded scene (environment state, e.g. the object pose) moved from the
+    first to the last frame, relative to the dataset's median episode, capped at 1: a demo
+    that leaves the scene as it found it did not do the task."""
+    env = fr.environment
+    if env is None:
+        return None
+    ends = fr.starts + fr.lengths - 1
+    sample = env[:: max(1, len(env) // 200_000)]
+    lo, hi = np.percentile(sample, [1, 99], axis=0)
+    scale = np.where(hi - lo > 1e-9, hi - lo, 1.0)
+    d = (env[ends].astype(np.float64) - env[fr.starts]) / scale
+    moved = np.sqrt((d * d).sum(axis=1))
+    typical = float(np.median(moved))
+    if typical <= 1e-9:
+        return None  # the scene never changes in this dataset: nothing to measure
+    return np.minimum(moved / typical, 1.0)
+
+
 def total_reward(fr):
     if "next.reward" not in fr.extras:
         return None
@@ -185,6 +204,8 @@ def studio_episode_metrics():
 
     return [
         M("success", "1 when the episode records success (next.success, or a positive next.reward)", "higher", success, weight=3.0),
+        M("scene_change", "scene (environment state) change first→last frame vs the median episode, capped at 1",
+          "higher", scene_change, weight=2.0),
         M("duration_s", "episode duration in seconds", "lower", duration_s),
         M("path_length", "distance travelled by the state, in standardized units", "lower", path_length, weight=0.5),
         M("path_efficiency", "straight-line start→end distance over path length (1 = straight)", "higher", path_efficiency),

@@ -9,6 +9,22 @@ from studio.project import Project
 
 def prepare_first_launch(project: Project, echo: Callable[[str], None] = print) -> None:
     """On an empty project home, build what a newcomer needs (the demo world, when available)."""
-    if not project.is_empty():
+    d = project.datasets_dir
+    # hidden entries are leftovers of an interrupted build (".pick_cube_demos.partial-*")
+    if d.exists() and any(not p.name.startswith(".") for p in d.iterdir()):
         return
-    echo(f"Project home {project.home} is empty.")
+    echo(f"Project home {project.home} is empty: building the demo world "
+         "(a simulated Panda arm picking a cube; demonstrations from operators of mixed skill).")
+    from studio.demo import build_demo_world
+    from studio.sim.progress import TerminalProgress
+
+    try:
+        root = build_demo_world(project, progress=TerminalProgress("building demo world"))
+    except Exception as exc:  # the studio still opens; `studio demo` can retry later
+        import logging
+
+        logging.getLogger("studio.demo").exception("demo world build failed")
+        echo(f"warning: the demo world could not be built ({type(exc).__name__}: {exc}); "
+             "run `studio demo` to retry (details in logs/studio.log)")
+        return
+    echo(f"Demo world ready: {root}")

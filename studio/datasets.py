@@ -34,6 +34,8 @@ STATE_KEYS = ("observation.state", "state", "observation.states", "observation.j
 RECENT_KEY = "datasets.recent"
 RECENT_MAX = 12
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+# Bump when the data scan changes what it reports (invalidates cached scans).
+SCAN_VERSION = 1
 # Beyond this many video files, only their existence is checked (probing each one costs I/O).
 MAX_VIDEO_PROBES = 64
 
@@ -85,6 +87,7 @@ class Dataset:
     _data_files: tuple[Path, ...] = field(default=(), repr=False)
     _video_status: dict = field(default_factory=dict, repr=False)
     _trusted_root: Path | None = field(default=None, repr=False)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def trusted_root(self) -> Path:
@@ -155,48 +158,83 @@ class Dataset:
     # ------------------------------------------------------------------ videos
     def video_location(self, key: str, episode_index: int) -> VideoRef:
         """The file and time range holding camera `key` for one episode (exists or not)."""
+        table = self._video_table(key)
+        pos = self._episode_pos(episode_index)
+        path, from_ts, to_ts, ok = table[pos]
+        return VideoRef(key, int(episode_index), path, from_ts, to_ts, ok)
+
+    def _video_table(self, key: str) -> list[tuple[Path, float, float, bool]]:
+        """(path, from_ts, to_ts, exists) per episode row, computed once per camera.
+
+        Files are stat'ed once each (v3.0 files hold many episodes)."""
         if key not in self.video_keys():
             raise DatasetError(key, f"is not a video feature of {self.name}")
-        row = self._episode_row(episode_index)
-        length = int(row["length"])
+        cached = self._cache.get(("video", key))
+        if cached is not None:
+            return cached
+        eps = self.episodes
+        n = len(eps)
         template = self.info.get("video_path") or ""
-        if self.version == "v3.0" and f"videos/{key}/file_index" in row.index:
-            chunk = row.get(f"videos/{key}/chunk_index")
-            file = row.get(f"videos/{key}/file_index")
-            if chunk is None or file is None or _isnan(chunk) or _isnan(file):
-                rel = None
-            else:
-                rel = _format_template(template, video_key=key, chunk_index=int(chunk), file_index=int(file))
-            from_ts = float(row.get(f"videos/{key}/from_timestamp", 0.0) or 0.0)
-            to_ts = float(row.get(f"videos/{key}/to_timestamp", from_ts + length / self.fps) or 0.0)
+        lengths = eps["length"].to_numpy(dtype=np.float64) if n else np.zeros(0)
+        ep_idx = eps["episode_index"].to_numpy() if n else np.zeros(0, dtype=np.int64)
+        rels: list[str | None]
+        c_col, f_col = f"videos/{key}/chunk_index", f"videos/{key}/file_index"
+        if self.version == "v3.0" and f_col in eps.columns and c_col in eps.columns:
+            chunks = eps[c_col].to_numpy(dtype=np.float64)
+            files = eps[f_col].to_numpy(dtype=np.float64)
+            memo: dict[tuple[int, int], str | None] = {}
+            rels = []
+            for c, f in zip(chunks.tolist(), files.tolist()):
+                if math.isnan(c) or math.isnan(f):
+                    rels.append(None)
+                    continue
+                k = (int(c), int(f))
+                if k not in memo:
+                    memo[k] = _format_template(template, video_key=key, chunk_index=k[0], file_index=k[1])
+                rels.append(memo[k])
+            from_col = f"videos/{key}/from_timestamp"
+            to_col = f"videos/{key}/to_timestamp"
+            from_ts = eps[from_col].fillna(0.0).to_numpy(dtype=np.float64) if from_col in eps else np.zeros(n)
+            to_ts = (eps[to_col].to_numpy(dtype=np.float64) if to_col in eps else from_ts + lengths / self.fps)
+            to_ts = np.where(np.isnan(to_ts), from_ts + lengths / self.fps, to_ts)
         else:
-            chunks = int(self.info.get("chunks_size") or 1000)
-            rel = _format_template(
-                template, video_key=key, episode_chunk=int(episode_index) // chunks,
-                episode_index=int(episode_index), chunk_index=int(episode_index) // chunks, file_index=0,
-            )
-            from_ts, to_ts = 0.0, length / self.fps
-        if rel is None:
-            return VideoRef(key, int(episode_index), self.root / "videos" / key, from_ts, to_ts, False)
-        path = self.root / rel
-        ok = _inside(path, self.trusted_root) and path.is_file()
-        return VideoRef(key, int(episode_index), path, from_ts, to_ts, bool(ok and self._video_status.get(str(path), True)))
+            size = int(self.info.get("chunks_size") or 1000)
+            rels = [_format_template(template, video_key=key, episode_chunk=int(e) // size, episode_index=int(e),
+                                     chunk_index=int(e) // size, file_index=0) for e in ep_idx.tolist()]
+            from_ts = np.zeros(n)
+            to_ts = lengths / self.fps
+        exists: dict[str, bool] = {}
+        out = []
+        for rel, a, b in zip(rels, from_ts.tolist(), to_ts.tolist()):
+            if rel is None:
+                out.append((self.root / "videos" / key, a, b, False))
+                continue
+            if rel not in exists:
+                path = self.root / rel
+                ok = _inside(path, self.trusted_root) and path.is_file()
+                exists[rel] = bool(ok and self._video_status.get(str(path), True))
+            out.append((self.root / rel, a, b, exists[rel]))
+        self._cache[("video", key)] = out
+        return out
 
     def video_present(self) -> dict[str, Any]:
         """{key: boolean array over episodes (in `episodes` order)} — whether each video exists."""
-        out = {}
-        for key in self.video_keys():
-            out[key] = np.array(
-                [self.video_location(key, int(e)).exists for e in self.episodes["episode_index"]], dtype=bool
-            )
-        return out
+        return {key: np.array([row[3] for row in self._video_table(key)], dtype=bool) for key in self.video_keys()}
+
+    def _episode_pos(self, episode_index: int) -> int:
+        pos = self._cache.get("pos")
+        if pos is None:
+            pos: dict[int, int] = {}
+            for i, e in enumerate(self.episodes["episode_index"].tolist()):
+                pos.setdefault(int(e), i)  # the first row wins for a duplicated index
+            self._cache["pos"] = pos
+        try:
+            return pos[int(episode_index)]
+        except (KeyError, ValueError, TypeError):
+            raise DatasetError(f"episode {episode_index}", f"is not in {self.name} ({len(self.episodes)} episodes)") from None
 
     def _episode_row(self, episode_index: int):
-        eps = self.episodes
-        hit = eps.index[eps["episode_index"] == int(episode_index)]
-        if len(hit) == 0:
-            raise DatasetError(f"episode {episode_index}", f"is not in {self.name} ({len(eps)} episodes)")
-        return eps.loc[hit[0]]
+        return self.episodes.iloc[self._episode_pos(episode_index)]
 
     def episode_bounds(self, episode_index: int) -> tuple[int, int]:
         row = self._episode_row(episode_index)
@@ -408,7 +446,10 @@ class _Opener:
         stats = self._stats()
         data_files = self._data_files(info, version, episodes)
         scan = _DataScan(self, features, data_files)
-        scan.run()
+        if not scan.load_cached():
+            scan.run()
+            scan.save_cached()
+        self.problems.extend(scan.problems)
         fps = self._fps(fps_declared, scan.median_dt)
         episodes = self._reconcile_episodes(info, episodes, scan, version)
         if not isinstance(tasks, pd.DataFrame) or tasks.empty:
@@ -730,7 +771,15 @@ class _Opener:
         for row in bad_len.head(20).itertuples(index=False):
             self.add(f"episode {int(row.episode_index)}",
                      f"metadata says length {int(row.length)} but the data has {int(row.n)} frames")
-        if "dataset_from_index" in both.columns and scan.has_index:
+        if version != "v3.0" and scan.has_index:
+            # v2.1 has no stored bounds (we derived them from lengths): take the data's own.
+            first = dict(zip(actual["episode_index"].tolist(), actual["first_index"].tolist()))
+            last = dict(zip(actual["episode_index"].tolist(), actual["last_index"].tolist()))
+            e = episodes["episode_index"].astype("int64")
+            episodes["dataset_from_index"] = [int(first.get(x, f)) for x, f in zip(e, episodes["dataset_from_index"])]
+            episodes["dataset_to_index"] = [int(last[x]) + 1 if x in last else int(t)
+                                            for x, t in zip(e, episodes["dataset_to_index"])]
+        elif "dataset_from_index" in both.columns and scan.has_index:
             bad_b = both[(both["dataset_from_index"].astype("int64") != both["first_index"].astype("int64")) |
                          (both["dataset_to_index"].astype("int64") != both["last_index"].astype("int64") + 1)]
             bad_b = bad_b[~bad_b["episode_index"].isin(bad_len["episode_index"])]
@@ -884,42 +933,102 @@ class _DataScan:
         self.episode_counts = None
         self.median_dt: float | None = None
         self.has_index = True
+        self.problems: list[Problem] = []
+
+    def add(self, where: str, what: str) -> None:
+        self.problems.append(Problem(str(where), str(what)))
+
+    # ---- cache: a scan of unchanged files (same sizes and mtimes, same features) is reused
+    def cache_key(self) -> str:
+        h = hashlib.sha1(f"{SCAN_VERSION}|{self.o.root}|{self.o.trusted}".encode())
+        h.update(json.dumps(self.features, sort_keys=True, default=str).encode())
+        for f in self.files:
+            try:
+                st = f.stat()
+                h.update(f"{f}|{st.st_size}|{st.st_mtime_ns}|{os.path.realpath(f)}\n".encode())
+            except OSError:
+                h.update(f"{f}|absent\n".encode())
+        return h.hexdigest()
+
+    def load_cached(self) -> bool:
+        import pandas as pd
+
+        path = _scan_cache_dir() / f"{self.cache_key()}.json"
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return False
+        try:
+            self.problems = [Problem(p["where"], p["what"]) for p in data["problems"]]
+            self.readable_files = [Path(p) for p in data["readable"]]
+            self.missing_files = [Path(p) for p in data["missing"]]
+            self.median_dt = data["median_dt"]
+            self.has_index = bool(data["has_index"])
+            ec = data["episode_counts"]
+            self.episode_counts = None if ec is None else pd.DataFrame(
+                {k: np.asarray(v, dtype=np.int64) for k, v in ec.items()})
+        except (KeyError, TypeError, ValueError):
+            return False
+        return True
+
+    def save_cached(self) -> None:
+        ec = self.episode_counts
+        data = {
+            "problems": [p.as_dict() for p in self.problems],
+            "readable": [str(p) for p in self.readable_files],
+            "missing": [str(p) for p in self.missing_files],
+            "median_dt": self.median_dt,
+            "has_index": self.has_index,
+            "episode_counts": None if ec is None else {k: ec[k].astype("int64").tolist() for k in ec.columns},
+        }
+        try:
+            from studio.fsutil import atomic_write_json
+
+            atomic_write_json(_scan_cache_dir() / f"{self.cache_key()}.json", data)
+        except OSError:  # a read-only cache only costs speed
+            log.debug("scan cache not writable", exc_info=True)
 
     def run(self) -> None:
         import pandas as pd
         import pyarrow as pa
-        import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         root = self.o.root
         declared = {k for k, ft in self.features.items() if ft.get("dtype") not in ("video",)}
         missing_cols: set[str] = set()
-        counts = []
         ts_all, ep_all, idx_all, fi_all = [], [], [], []
         nonfinite: dict[str, set] = {}
         nonfinite_n: dict[str, int] = {}
         ragged: dict[str, set] = {}
+        value_checks: list[tuple[Path, str, list]] = []  # (file, rel, [(col, kind, want, is_float)])
         for f in self.files:
             rel = _rel(f, root)
             if not _inside(f, self.o.trusted):
-                self.o.add(rel, "is a symlink that leads outside the dataset folder (refused)")
+                self.add(rel, "is a symlink that leads outside the dataset folder (refused)")
                 continue
             if not f.exists():
                 self.missing_files.append(f)
-                self.o.add(rel, "data file is missing")
+                self.add(rel, "data file is missing")
                 continue
             try:
                 pf = pq.ParquetFile(f)
                 schema = pf.schema_arrow
-                cols = [c for c in schema.names if c in declared or c in DEFAULT_FRAME_COLUMNS or not declared]
-                vec_cols = [c for c in cols if pa.types.is_list(schema.field(c).type) or
-                            pa.types.is_fixed_size_list(schema.field(c).type) or
-                            pa.types.is_large_list(schema.field(c).type)]
-                scal_float = [c for c in cols if pa.types.is_floating(schema.field(c).type)]
-                table = pf.read(columns=list(dict.fromkeys([*(c for c in DEFAULT_FRAME_COLUMNS if c in schema.names), *vec_cols, *scal_float])))
+                scalars = [c for c in DEFAULT_FRAME_COLUMNS if c in schema.names]
+                table = pf.read(columns=scalars)
             except (OSError, pa.ArrowException) as exc:
-                self.o.add(rel, f"is corrupt or truncated ({_short(exc)}); its frames are left out")
+                self.add(rel, f"is corrupt or truncated ({_short(exc)}); its frames are left out")
                 continue
+            cols = [c for c in schema.names if (c in declared or not declared) and c not in DEFAULT_FRAME_COLUMNS]
+            checks = []
+            for c in cols:
+                typ = schema.field(c).type
+                if pa.types.is_list(typ) or pa.types.is_fixed_size_list(typ) or pa.types.is_large_list(typ):
+                    shape = list(self.features.get(c, {}).get("shape") or [])
+                    want = shape[0] if len(shape) == 1 else None
+                    checks.append((c, "list", want, pa.types.is_floating(typ.value_type)))
+                elif pa.types.is_floating(typ):
+                    checks.append((c, "scalar", None, True))
+            value_checks.append((f, rel, checks))
             self.readable_files.append(f)
             missing_cols |= {k for k in declared if k not in schema.names}
             n = table.num_rows
@@ -932,56 +1041,22 @@ class _DataScan:
             ep_all.append(ep)
             idx_all.append(idx)
             if "timestamp" in table.column_names:
-                ts_all.append(table.column("timestamp").to_numpy(zero_copy_only=False).astype(np.float64))
+                ts = table.column("timestamp").to_numpy(zero_copy_only=False).astype(np.float64)
+                ts_all.append(ts)
+                bad_ts = ~np.isfinite(ts)
+                if bad_ts.any():
+                    nonfinite.setdefault("timestamp", set()).update(np.unique(ep[bad_ts]).tolist())
+                    nonfinite_n["timestamp"] = nonfinite_n.get("timestamp", 0) + int(bad_ts.sum())
             if "frame_index" in table.column_names:
                 fi_all.append(table.column("frame_index").to_numpy())
-            for c in vec_cols + scal_float:
-                if c in DEFAULT_FRAME_COLUMNS and c != "timestamp":
-                    continue
-                col = table.column(c).combine_chunks()
-                if c in vec_cols:
-                    typ = col.type
-                    if pa.types.is_fixed_size_list(typ):
-                        width = typ.list_size
-                        values = col.flatten()
-                        lens = None
-                    else:
-                        lens = pc.list_value_length(col).to_numpy(zero_copy_only=False)
-                        values = col.flatten()
-                        shape = list(self.features.get(c, {}).get("shape") or [])
-                        want = shape[0] if len(shape) == 1 else None
-                        if want is not None:
-                            bad = np.flatnonzero(np.nan_to_num(lens, nan=-1) != want)
-                        else:
-                            bad = np.flatnonzero(lens != np.nanmax(lens)) if len(lens) else np.array([], int)
-                        if len(bad):
-                            ragged.setdefault(c, set()).update(np.unique(ep[bad]).tolist())
-                    if not pa.types.is_floating(values.type):
-                        continue
-                    v = values.to_numpy(zero_copy_only=False)
-                    bad_v = ~np.isfinite(v)
-                    if bad_v.any():
-                        if lens is None:
-                            row_bad = bad_v.reshape(n, width).any(axis=1)
-                        else:
-                            row_of = np.repeat(np.arange(n), np.nan_to_num(lens).astype(np.int64))
-                            row_bad = np.zeros(n, dtype=bool)
-                            row_bad[row_of[bad_v]] = True
-                        nonfinite.setdefault(c, set()).update(np.unique(ep[row_bad]).tolist())
-                        nonfinite_n[c] = nonfinite_n.get(c, 0) + int(bad_v.sum())
-                else:
-                    v = col.to_numpy(zero_copy_only=False)
-                    bad_v = ~np.isfinite(v)
-                    if bad_v.any():
-                        nonfinite.setdefault(c, set()).update(np.unique(ep[bad_v]).tolist())
-                        nonfinite_n[c] = nonfinite_n.get(c, 0) + int(bad_v.sum())
+        self._value_checks(value_checks, nonfinite, nonfinite_n, ragged)
         for c in sorted(missing_cols):
-            self.o.add("meta/info.json", f"feature {c!r} is declared but missing from the data files")
+            self.add("meta/info.json", f"feature {c!r} is declared but missing from the data files")
         for c, eps in nonfinite.items():
-            self.o.add(c, f"has {nonfinite_n[c]} NaN/inf value(s) in {_episodes_list(eps)}")
+            self.add(c, f"has NaN/inf/missing values in {nonfinite_n[c]} frame(s) of {_episodes_list(eps)}")
         for c, eps in ragged.items():
             shape = self.features.get(c, {}).get("shape")
-            self.o.add(c, f"vectors have the wrong length (declared shape {shape}) in {_episodes_list(eps)}")
+            self.add(c, f"vectors have the wrong length (declared shape {shape}) in {_episodes_list(eps)}")
         if not ep_all:
             return
         ep = np.concatenate(ep_all)
@@ -1008,7 +1083,7 @@ class _DataScan:
             dup = vals[cnt > 1]
             if len(dup):
                 eps = np.unique(ep[np.isin(idx, dup)])
-                self.o.add("data/", f"{len(dup)} duplicate value(s) of `index` (e.g. {int(dup[0])}) in {_episodes_list(eps)}")
+                self.add("data/", f"{len(dup)} duplicate value(s) of `index` (e.g. {int(dup[0])}) in {_episodes_list(eps)}")
         same = ep_s[1:] == ep_s[:-1]
         if fi_all and len(fi_all) == len(ep_all):
             fi = np.concatenate(fi_all)
@@ -1018,17 +1093,85 @@ class _DataScan:
                 u, c2 = np.unique(key, return_counts=True)
                 dup_eps = u[c2 > 1] // (int(fi_s.max()) + 1)
                 if len(dup_eps):
-                    self.o.add("frame_index", f"repeats within {_episodes_list(dup_eps)}")
+                    self.add("frame_index", f"repeats within {_episodes_list(dup_eps)}")
         if ts_all and len(ts_all) == len(ep_all):
             ts = np.concatenate(ts_all)
             ts = ts if order is None else ts[order]
             dt = np.diff(ts)
             bad = same & ~(dt > 0)
             if bad.any():
-                self.o.add("timestamp", f"is not strictly increasing within {_episodes_list(ep_s[1:][bad])}")
+                self.add("timestamp", f"is not strictly increasing within {_episodes_list(ep_s[1:][bad])}")
             good = dt[same & np.isfinite(dt) & (dt > 0)]
             if len(good):
                 self.median_dt = float(np.median(good[:100_000]))
+
+
+    def _value_checks(self, value_checks, nonfinite, nonfinite_n, ragged) -> None:
+        """NaN/inf and vector-length checks in DuckDB (parallel, no Python per row)."""
+        todo = [(f, rel, checks) for f, rel, checks in value_checks if checks]
+        if not todo:
+            return
+        import duckdb
+
+        con = duckdb.connect(":memory:")
+        try:
+            for f, rel, checks in todo:
+                exprs, names = [], []
+                for i, (c, kind, want, is_float) in enumerate(checks):
+                    q = '"' + c.replace('"', '""') + '"'
+                    if kind == "list" and is_float:
+                        # list_sum carries NaN/inf; list_count < len catches null elements
+                        exprs.append(f"sum((NOT isfinite(list_sum({q})) OR list_count({q}) < len({q}))::INT) AS n{i}")
+                        names.append((f"n{i}", c, "nan"))
+                    if kind == "list" and want is not None:
+                        exprs.append(f"sum((coalesce(len({q}), -1) != {int(want)})::INT) AS r{i}")
+                        names.append((f"r{i}", c, "ragged"))
+                    if kind == "scalar":
+                        exprs.append(f"sum((NOT isfinite({q}) OR {q} IS NULL)::INT) AS n{i}")
+                        names.append((f"n{i}", c, "nan"))
+                if not exprs:
+                    continue
+                has_ep = "episode_index" in _parquet_names(f)
+                ep_expr = "episode_index" if has_ep else "0::BIGINT AS episode_index"
+                any_bad = " OR ".join(f"{a} > 0" for a, _, _ in names)
+                sql = (f"SELECT {ep_expr}, {', '.join(exprs)} FROM read_parquet({_sql_lit(str(f))}) "
+                       f"GROUP BY ALL HAVING {any_bad}")
+                try:
+                    rows = con.execute(sql).fetchall()
+                except duckdb.Error as exc:
+                    self.add(rel, f"is corrupt or truncated ({_short(exc)}); its frames are left out")
+                    if f in self.readable_files:
+                        self.readable_files.remove(f)
+                    continue
+                for row in rows:
+                    ep = int(row[0])
+                    for (alias, c, kind), val in zip(names, row[1:]):
+                        if not val:
+                            continue
+                        if kind == "nan":
+                            nonfinite.setdefault(c, set()).add(ep)
+                            nonfinite_n[c] = nonfinite_n.get(c, 0) + int(val)
+                        else:
+                            ragged.setdefault(c, set()).add(ep)
+        finally:
+            con.close()
+
+
+def _scan_cache_dir() -> Path:
+    """Cached data scans live outside every dataset: $STUDIO_CACHE_DIR or the user cache."""
+    env = os.environ.get("STUDIO_CACHE_DIR")
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flywheel-studio"
+    return base / "scans"
+
+
+def _parquet_names(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path).names
+
+
+def _sql_lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 # ---------------------------------------------------------------------------- project

@@ -315,6 +315,12 @@ class Catalog:
         """Run one read-only SELECT from user input; return one page of the result."""
         import time
 
+        with self._sandbox_lock:
+            return self._sql_locked(query, limit, offset, timeout_s)
+
+    def _sql_locked(self, query: str, limit: int | None, offset: int, timeout_s: float) -> QueryResult:
+        import time
+
         text = self._check(query)
         limit = None if limit is None else max(0, int(limit))
         offset = max(0, int(offset or 0))
@@ -324,20 +330,18 @@ class Catalog:
         if offset:
             paged += f" OFFSET {offset}"
         start = time.perf_counter()
-        with self._sandbox_lock:
-            cur = self._sandbox.cursor()
-            try:
-                df = self._run_limited(cur, paged, timeout_s)
-                truncated = limit is not None and len(df) > limit
-                if truncated:
-                    df = df.iloc[:limit]
-                    total = int(self._run_limited(cur, f"SELECT count(*) AS n FROM ({text}) AS __q", timeout_s)["n"].iloc[0])
-                elif offset and len(df) == 0:
-                    total = int(self._run_limited(cur, f"SELECT count(*) AS n FROM ({text}) AS __q", timeout_s)["n"].iloc[0])
-                else:
-                    total = offset + len(df)
-            finally:
-                cur.close()
+        cur = self._sandbox.cursor()
+        try:
+            df = self._run_limited(cur, paged, timeout_s)
+            truncated = limit is not None and len(df) > limit
+            if truncated:
+                df = df.iloc[:limit]
+            if truncated or (offset and len(df) == 0):
+                total = int(self._run_limited(cur, f"SELECT count(*) AS n FROM ({text}) AS __q", timeout_s)["n"].iloc[0])
+            else:
+                total = offset + len(df)
+        finally:
+            cur.close()
         return QueryResult(list(df.columns), df.reset_index(drop=True), total, bool(truncated), offset,
                            time.perf_counter() - start)
 
@@ -374,10 +378,13 @@ class Catalog:
 
         if not isinstance(query, str) or not query.strip():
             raise QueryError("query", "is empty")
+        cur = self._sandbox.cursor()
         try:
-            stmts = self._sandbox.extract_statements(query)
+            stmts = cur.extract_statements(query)
         except duckdb.Error as exc:
             raise QueryError("query", _first_line(exc)) from None
+        finally:
+            cur.close()
         if len(stmts) != 1:
             raise QueryError("query", f"holds {len(stmts)} statements; run one SELECT at a time")
         stmt = stmts[0]

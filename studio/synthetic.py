@@ -435,7 +435,12 @@ def _write_v30(root, info, cols, features, lengths, starts, ep_stats, ep_tasks, 
         lo, hi = int(starts[eps[0]]), int(starts[eps[-1]] + lengths[eps[-1]])
         path = root / DATA_PATH_V30.format(chunk_index=f // CHUNKS_SIZE, file_index=f % CHUNKS_SIZE)
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(_data_table(cols, features, lo, hi), path)
+        table = _data_table(cols, features, lo, hi)
+        # lerobot appends one row group per episode (ParquetWriter.write_table per save_episode).
+        with pq.ParquetWriter(path, table.schema) as writer:
+            for e in eps.tolist():
+                a = int(starts[e]) - lo
+                writer.write_table(table.slice(a, int(lengths[e])))
 
     meta: dict[str, pa.Array] = {
         "episode_index": pa.array(np.arange(n_ep, dtype=np.int64)),

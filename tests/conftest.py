@@ -65,6 +65,37 @@ def serve_app():
 
 
 @pytest.fixture(scope="session")
+def demo_world(tmp_path_factory):
+    """A small demo world (24 episodes, all four operators) built once per session; the Project.
+
+    Dataset at `project.datasets_dir / "pick_cube_demos"`, ground truth at
+    `project.home / "demo_labels.csv"` (studio.demo.read_labels). Treat as read-only.
+    """
+    os.environ.setdefault("MUJOCO_GL", "osmesa")
+    from studio.demo import build_demo_world
+    from studio.project import open_project
+
+    project = open_project(tmp_path_factory.mktemp("demo_world") / "home")
+    build_demo_world(project, episodes=24, seed=0, workers=2)
+    return project
+
+
+@pytest.fixture(scope="session")
+def rollout_pair(tmp_path_factory):
+    """Two rollout sets on the same seeds 0..9: (`scripted:expert`, `scripted:novice`) paths.
+
+    Each is a LeRobot v3.0 dataset + sim sidecar + summary.json. Treat as read-only.
+    """
+    os.environ.setdefault("MUJOCO_GL", "osmesa")
+    from studio.sim.rollout import run_rollouts
+
+    base = tmp_path_factory.mktemp("rollout_pair")
+    a = run_rollouts("scripted:expert", episodes=10, seed=0, workers=1, out=base / "expert")
+    b = run_rollouts("scripted:novice", episodes=10, seed=0, workers=1, out=base / "novice")
+    return a, b
+
+
+@pytest.fixture(scope="session")
 def _browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `make test` (it installs Debian's chromium)")

@@ -268,16 +268,26 @@ def test_declared_video_unreadable(ds_copy):
 
 
 def test_nan_and_inf_values(ds_copy):
-    def poison(df):
-        a = np.stack(df["action"].to_numpy())
-        a[15, 2] = np.nan
-        a[16, 0] = np.inf
-        df["action"] = list(a)
+    t = pq.read_table(ds_copy / DATA)
+    a = np.stack(t.column("action").to_numpy(zero_copy_only=False)).astype(np.float32)
+    a[15, 2] = np.nan
+    a[16, 0] = np.inf
+    col = pa.FixedSizeListArray.from_arrays(pa.array(a.reshape(-1)), 6)
+    pq.write_table(t.set_column(t.schema.get_field_index("action"), "action", col), ds_copy / DATA)
+    ds = open_checked(ds_copy)
+    assert has(ds, "action", "has NaN/inf/missing values in 2 frame(s) of episode 1")
+
+
+def test_null_values_in_vectors(ds_copy):
+    def hole(df):
+        rows = [list(r) for r in df["observation.state"]]
+        rows[3][1] = None
+        df["observation.state"] = rows
         return df
 
-    rewrite_data(ds_copy, poison)
+    rewrite_data(ds_copy, hole)
     ds = open_checked(ds_copy)
-    assert has(ds, "action", "has 2 NaN/inf value(s) in episode 1")
+    assert has(ds, "observation.state", "has NaN/inf/missing values in 1 frame(s) of episode 0")
 
 
 def test_ragged_vectors(ds_copy):
@@ -467,3 +477,28 @@ def test_cli_info_errors_exit_2(tmp_path, capsys):
     assert main(["info", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "no such folder" in err and "Traceback" not in err
+
+
+def test_scan_cache_is_reused_and_invalidated(ds_copy, tmp_path, monkeypatch):
+    monkeypatch.setenv("STUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    first = open_checked(ds_copy)
+    cached = list((tmp_path / "cache/scans").glob("*.json"))
+    assert len(cached) == 1 and first.problems == ()
+    assert open_checked(ds_copy).problems == ()  # served from the cache
+    rewrite_data(ds_copy, lambda df: df.assign(index=df["index"].where(df.index != 20, 19)))
+    again = open_checked(ds_copy)  # file changed: scanned again, not served stale
+    assert has(again, "data/", "duplicate value(s) of `index`")
+    assert len(list((tmp_path / "cache/scans").glob("*.json"))) == 2
+
+
+def test_v21_wrong_length_is_reported_once(tmp_path):
+    root = write_synthetic_dataset(tmp_path / "v21", episodes=3, frames=5, version="v2.1")
+    lines = (root / "meta/episodes.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    first["length"] = 9
+    lines[0] = json.dumps(first)
+    (root / "meta/episodes.jsonl").write_text("\n".join(lines) + "\n")
+    ds = open_checked(root)
+    assert has(ds, "episode 0", "metadata says length 9 but the data has 5 frames")
+    assert not any("bounds" in p.what for p in ds.problems)
+    assert ds.episode_bounds(2) == (10, 15)

@@ -189,3 +189,55 @@ def test_cli_rrd_writes_side_by_side(ds_root, tmp_path, capsys):
     rc = main(["rrd", str(ds_root), "--episode", "5", "--out", str(tmp_path / "bad.rrd")])
     assert rc == 2
     assert capsys.readouterr().err.startswith("error: episode 5:")
+
+
+@pytest.fixture(scope="module")
+def sim_rollouts(tmp_path_factory) -> Path:
+    import os
+
+    os.environ.setdefault("MUJOCO_GL", "osmesa")
+    from studio.sim.rollout import run_rollouts
+
+    out = tmp_path_factory.mktemp("sim") / "expert"
+    return run_rollouts("scripted:expert", episodes=1, seed=3, workers=1, out=out, max_steps=20, cameras=False)
+
+
+def test_sim_rollout_has_3d_scene_with_per_frame_body_poses(sim_rollouts, tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+
+    from studio.playback import write_recording
+    from studio.sim.scene import geoms
+
+    rec = write_recording([(sim_rollouts, 0)], tmp_path / "sim.rrd")
+    lay = rec.episodes[0]
+    assert lay.scene == "/episode_0/scene" and not lay.notes
+    r = _load(rec.path)
+    cols = r.schema().component_columns()
+    shapes = {c.entity_path for c in cols if c.component in (
+        "Boxes3D:half_sizes", "Mesh3D:vertex_positions", "Ellipsoids3D:half_sizes", "Capsules3D:lengths",
+        "Cylinders3D:lengths")}
+    assert "/episode_0/scene/block/block" in shapes
+    assert len(shapes) == len(geoms("pick_cube"))  # every visual geom, logged once
+    assert all(c.is_static for c in cols if c.entity_path in shapes)
+
+    poses = pq.read_table(sim_rollouts / "sim" / "poses.parquet").to_pandas()
+    block = poses[(poses["body"] == "block") & (poses["episode_index"] == 0)].sort_values("frame_index")
+    fi, tr = _column(r, "/episode_0/scene/block", "/episode_0/scene/block:Transform3D:translation")
+    assert fi.tolist() == block["frame_index"].tolist() == list(range(lay.frames))
+    assert np.allclose([t[0] for t in tr], block[["px", "py", "pz"]].to_numpy(), atol=1e-6)
+
+    summary = json.loads((sim_rollouts / "summary.json").read_text())["episodes"][0]
+    assert lay.outcome.startswith("success" if summary["success"] else "fail")
+    fi, texts = _column(r, "/episode_0/events", "/episode_0/events:TextLog:text")
+    assert texts[-1][0].startswith("end: ") and fi[-1] == lay.frames - 1
+
+
+def test_demo_and_rollout_side_by_side(sim_rollouts, ds_root, tmp_path):
+    from studio.playback import write_recording
+
+    rec = write_recording([(ds_root, 2, "demo"), (sim_rollouts, 0, "rollout")], tmp_path / "mixed.rrd")
+    ents = _entities(_load(rec.path))
+    assert f"/demo/cameras/{FRONT}" in ents and "/rollout/scene/block" in ents
+    assert [e.scene for e in rec.episodes] == [None, "/rollout/scene"]

@@ -36,6 +36,8 @@ def test_panel_helpers_list_sets_and_build_episode_rows(project):
 def test_rollouts_panel_plays_an_episode_and_saves_a_verdict(project, serve_app, page):
     _sim_set(project)
     url = serve_app(project)
+    fetched = []
+    page.on("response", lambda r: fetched.append((r.url, r.status)) if r.url.endswith(".rrd") else None)
     page.goto(url + "?panel=Rollouts")
     page.wait_for_selector("#panel-rollouts", state="visible")
     page.locator("#rollouts-target input").click()
@@ -46,6 +48,8 @@ def test_rollouts_panel_plays_an_episode_and_saves_a_verdict(project, serve_app,
     page.wait_for_selector("#rollouts-download a", timeout=60_000)
     assert page.locator("#rollouts-viewer canvas").count() >= 1
     assert page.locator("#rollouts-episode input").input_value() == "1"
+    page.wait_for_timeout(1000)
+    assert fetched and all(status == 200 for _, status in fetched), fetched  # the viewer loaded the recording
 
     page.locator("#rollouts-verdict label").filter(has_text="partial").click()
     page.locator("#rollouts-comment textarea").fill("dropped the cube before the bin")

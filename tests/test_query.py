@@ -201,3 +201,14 @@ def test_cli_query_refusal_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: query: COPY statements are not allowed")
     assert main(["query", str(root), "SELECT 1", "--format", "xml"]) == 2
+
+
+def test_concurrent_queries_from_threads(cat):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(i):
+        return cat.sql(f"SELECT count(*) AS n FROM frames WHERE episode_index = {i % 3}").df["n"][0]
+
+    with ThreadPoolExecutor(4) as pool:
+        out = list(pool.map(run, range(24)))
+    assert out == [[10, 20, 30][i % 3] for i in range(24)]

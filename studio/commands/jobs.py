@@ -267,6 +267,19 @@ def register(app: typer.Typer) -> None:
                            seed=seed)
         typer.echo(str(result))
 
+    @jobs_app.command("ray-address")
+    def ray_address(
+        address: Optional[str] = typer.Argument(None, metavar="[HOST:PORT]"),
+        project: Optional[Path] = ProjectOption,
+    ) -> None:
+        """Show or set the Ray cluster that `--backend ray` jobs run on (setting ray.address)."""
+        proj = project_from(project)
+        if address is not None:
+            if not address.strip():
+                raise JobError("ray.address", "must not be empty")
+            proj.set_setting("ray.address", address.strip())
+        typer.echo(f"ray.address = {proj.get_setting('ray.address') or '(not set)'}")
+
     @jobs_app.command()
     def concurrency(
         n: Optional[int] = typer.Argument(None, metavar="[N]"),

@@ -543,17 +543,12 @@ def ensure_export(project, selection_name: str, revision: int | None = None) -> 
         return target
     try:
         return export_selection(project, sel.name, target, revision=sel.revision)
-    except (FileExistsError, OSError) as exc:
-        # another process finished the same export first
+    except (StudioError, OSError) as exc:
         if (target / "provenance.json").exists():
-            return target
+            return target  # another process finished the same export first
         if isinstance(exc, StudioError):
             raise
         raise StudioError(str(target), f"export failed ({exc})") from None
-    except StudioError as exc:
-        if (target / "provenance.json").exists():
-            return target
-        raise exc
 
 
 # ------------------------------------------------------------------------------ episode list / hub

@@ -28,6 +28,7 @@ METRICS_VERSION = 1
 ACTION_KEYS = ("action", "actions", "action.joints", "actions.joints")
 STATE_KEYS = ("observation.state", "state", "observation.states", "observation.joints", "observation.qpos")
 EXTRA_KEYS = ("next.success", "next.reward", "next.done")
+ENV_KEYS = ("observation.environment_state", "environment_state", "observation.env_state")
 GRIPPER_WORDS = ("grip", "grasp", "claw", "finger")
 NON_POSITION_WORDS = ("vel", "effort", "torque", "force", "current")
 
@@ -69,6 +70,7 @@ class EpisodeFrames:
     command_names: list[str] = field(default_factory=list)
     motion_names: list[str] = field(default_factory=list)
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    environment: np.ndarray | None = None  # (n_frames, k) object/scene state when recorded
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -258,7 +260,9 @@ def load_frames(dataset, command: str | None = None, motion: str | None = None) 
     command, motion = pick_features(features, command, motion)
     files = _data_files(dataset)
     schema_names = set(pq.read_schema(files[0]).names)
-    wanted = ["episode_index", "frame_index"] + sorted({command, motion}) + [k for k in EXTRA_KEYS if k in schema_names]
+    env_key = next((k for k in ENV_KEYS if k in schema_names and k in features and k not in (command, motion)), None)
+    vec_keys = sorted({command, motion} | ({env_key} if env_key else set()))
+    wanted = ["episode_index", "frame_index"] + vec_keys + [k for k in EXTRA_KEYS if k in schema_names]
     missing = [c for c in wanted if c not in schema_names]
     if missing:
         raise DatasetError(str(files[0]), f"data files lack column(s) {', '.join(missing)}")
@@ -275,7 +279,7 @@ def load_frames(dataset, command: str | None = None, motion: str | None = None) 
             order = np.lexsort((fr, ep))
             ep = ep[order]
     arrays: dict[str, np.ndarray] = {}
-    for key in {command, motion}:
+    for key in vec_keys:
         dim = int((features.get(key, {}).get("shape") or [1])[0])
         a = _column_numpy(table.column(key), dim)
         arrays[key] = a[order] if order is not None else a
@@ -310,6 +314,7 @@ def load_frames(dataset, command: str | None = None, motion: str | None = None) 
         command_names=_names(features.get(command)),
         motion_names=_names(features.get(motion)),
         extras=extras,
+        environment=arrays.get(env_key) if env_key else None,
     )
 
 

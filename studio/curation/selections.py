@@ -346,3 +346,32 @@ def history(project, name: str) -> list[Selection]:
     if not rows:
         raise StudioError(f"selection {name}", "does not exist")
     return [_row_to_selection(r) for r in rows]
+
+
+def compare_selection(facts, episodes: Iterable[int], metrics: dict) -> list[dict]:
+    """'This selection vs the rest': per metric, the mean of each group and their difference
+    with a 95% interval (Welch normal approximation), and whether the selection is better."""
+    import numpy as np
+
+    chosen = set(int(e) for e in episodes)
+    mask = facts["episode_index"].astype(int).isin(chosen).to_numpy()
+    rows = []
+    names = list(metrics) + [c for c in ("quality_score",) if c in facts.columns]
+    for name in names:
+        if name not in facts.columns:
+            continue
+        v = facts[name].to_numpy(dtype=float)
+        a, b = v[mask & np.isfinite(v)], v[~mask & np.isfinite(v)]
+        direction = metrics[name].direction if name in metrics else "higher"
+        row = {"metric": name, "direction": direction, "selection": None, "rest": None,
+               "difference": None, "ci_low": None, "ci_high": None, "verdict": "n/a"}
+        if len(a) and len(b):
+            diff = float(a.mean() - b.mean())
+            se = float(np.sqrt((a.var(ddof=1) if len(a) > 1 else 0.0) / len(a) + (b.var(ddof=1) if len(b) > 1 else 0.0) / len(b)))
+            lo, hi = diff - 1.96 * se, diff + 1.96 * se
+            better = (lo > 0) if direction == "higher" else (hi < 0)
+            worse = (hi < 0) if direction == "higher" else (lo > 0)
+            row.update(selection=float(a.mean()), rest=float(b.mean()), difference=diff, ci_low=lo, ci_high=hi,
+                       verdict="better" if better else "worse" if worse else "no clear difference")
+        rows.append(row)
+    return rows

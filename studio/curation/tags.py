@@ -74,6 +74,16 @@ def _valid_episodes(dataset):
     return None
 
 
+def _invalidate(*views: str) -> None:
+    """Cached SQL catalogs re-read these views on next use."""
+    try:
+        from studio.query import invalidate_views
+
+        invalidate_views(*views)
+    except ImportError:  # pragma: no cover - catalog module absent
+        pass
+
+
 def add_tags(project, dataset, episodes: Iterable, tag: str, *, author: str = "") -> int:
     """Tag every episode in `episodes` (bulk); returns how many were newly tagged."""
     tag = check_tag(tag)
@@ -88,9 +98,11 @@ def add_tags(project, dataset, episodes: Iterable, tag: str, *, author: str = ""
                 "INSERT OR IGNORE INTO episode_tags(dataset, episode_index, tag, author, created_at) VALUES (?,?,?,?,?)",
                 [(key, e, tag, author or "", now) for e in eps],
             )
-            return conn.total_changes - before
+            n = conn.total_changes - before
     finally:
         conn.close()
+    _invalidate("tags")
+    return n
 
 
 def remove_tags(project, dataset, episodes: Iterable, tag: str) -> int:
@@ -105,9 +117,11 @@ def remove_tags(project, dataset, episodes: Iterable, tag: str) -> int:
                 "DELETE FROM episode_tags WHERE dataset = ? AND episode_index = ? AND tag = ?",
                 [(key, e, tag) for e in eps],
             )
-            return conn.total_changes - before
+            n = conn.total_changes - before
     finally:
         conn.close()
+    _invalidate("tags")
+    return n
 
 
 def set_note(project, dataset, episode: int, note: str, *, author: str = "") -> None:
@@ -128,6 +142,7 @@ def set_note(project, dataset, episode: int, note: str, *, author: str = "") -> 
                 conn.execute("DELETE FROM episode_notes WHERE dataset = ? AND episode_index = ?", (key, ep))
     finally:
         conn.close()
+    _invalidate("notes")
 
 
 def tags_frame(project, dataset):

@@ -203,6 +203,8 @@ class Supervisor:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            if not Path(self.project.db_path).exists():  # the project home was removed
+                return
             try:
                 self.tick()
             except Exception:  # noqa: BLE001 - the loop must survive any one bad tick

@@ -43,4 +43,4 @@ def default_blueprint(layouts: Sequence[EpisodeLayout]):
         root = rrb.Horizontal(*[episode_container(lay, compact=True) for lay in layouts])
     # The time panel stays open: it is the play button.
     return rrb.Blueprint(root, rrb.BlueprintPanel(state="collapsed"), rrb.SelectionPanel(state="collapsed"),
-                         rrb.TimePanel(state="expanded", timeline="frame_index"))
+                         rrb.TimePanel(state="expanded", timeline="frame_index", fps=float(layouts[0].fps)))

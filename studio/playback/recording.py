@@ -11,10 +11,11 @@ Per episode (entity prefix `/<label>`):
 Timelines `frame_index` (sequence) and `time` (duration) start at 0 for every episode, so
 several episodes in one recording play aligned (side by side).
 
-In a v3.0 dataset one mp4 holds many episodes; the episode's packets are copied (remuxed,
-not decoded) into a small mp4 so a recording carries only its own video, and frame
-references are the video's own presentation timestamps matched to
-`from_timestamp + timestamp` of each frame.
+In a v3.0 dataset one mp4 holds many episodes. A small file is embedded whole; from a
+large one (> SEGMENT_ABOVE_BYTES) the episode's packets are copied (remuxed, not decoded)
+into a small mp4 so a recording carries only its own video. Either way frame references
+are the video's own presentation timestamps (`AssetVideo.read_frame_timestamps_nanos`)
+matched to `from_timestamp + timestamp` of each frame.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import os
 import re
 import time
@@ -41,6 +43,10 @@ INDEX_COLUMNS = {"timestamp", "frame_index", "episode_index", "index", "task_ind
 NUMERIC = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
            "uint64", "bool"}
 SEGMENT_MODES = ("auto", "file", "segment")
+# "auto" cuts an episode out of a shared mp4 only when the file is bigger than this: copying
+# packets costs ~10 µs each, embedding a small file costs nothing and stays small.
+SEGMENT_ABOVE_BYTES = 8 * 1024 * 1024
+PLANE_MAX_HALF = 1.0  # metres
 
 
 class PlaybackError(StudioError):
@@ -278,26 +284,30 @@ def remux_segment(path: Path, start: float, end: float) -> tuple[bytes, np.ndarr
     import av
 
     buf = io.BytesIO()
-    pts_ns: list[int] = []
+    pts: list[int] = []
     with av.open(str(path)) as inp:
         ist = inp.streams.video[0]
         tb = ist.time_base
-        inp.seek(max(0, int(start / tb)), stream=ist, backward=True, any_frame=False)
+        # Integer ticks: Fraction arithmetic per packet would dominate the cost.
+        end_ticks = int(math.floor((end + 1e-6) * tb.denominator / tb.numerator))
+        inp.seek(max(0, int(start * tb.denominator / tb.numerator)), stream=ist, backward=True, any_frame=False)
         with av.open(buf, "w", format="mp4") as out:
             ost = out.add_stream_from_template(ist)
             for pkt in inp.demux(ist):
-                if pkt.dts is None or pkt.size == 0:
+                dts = pkt.dts
+                if dts is None or pkt.size == 0:
                     continue
                 # Every frame shown at or before `end` has dts <= its pts <= end.
-                if pkt.dts * tb > end + 1e-6:
+                if dts > end_ticks:
                     break
                 if pkt.pts is not None:
-                    pts_ns.append(int(round(float(pkt.pts * tb) * 1e9)))
+                    pts.append(pkt.pts)
                 pkt.stream = ost
                 out.mux(pkt)
-    if not pts_ns:
+    pts_ns = np.round(np.asarray(pts, dtype=np.float64) * (1e9 * tb.numerator / tb.denominator)).astype(np.int64)
+    if not len(pts_ns):
         raise ValueError(f"no video packets between {start:.3f}s and {end:.3f}s")
-    return buf.getvalue(), np.sort(np.asarray(pts_ns, dtype=np.int64))
+    return buf.getvalue(), np.sort(pts_ns)
 
 
 def _nearest(sorted_values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
@@ -331,7 +341,8 @@ def load_video(ds, key: str, data: EpisodeData, mode: str = "auto") -> _Video:
     if end is None:
         end = start + float(data.timestamp[-1] - data.timestamp[0]) + 1.0 / fps
     wanted_s = start + data.timestamp  # v3.0: the episode starts at from_timestamp in the file
-    segment = mode == "segment" or (mode == "auto" and _shares_file(ds, key, row))
+    segment = mode == "segment" or (
+        mode == "auto" and path.stat().st_size > SEGMENT_ABOVE_BYTES and _shares_file(ds, key, row))
     try:
         if segment:
             blob, orig_ns = remux_segment(path, start, end)
@@ -367,8 +378,9 @@ def load_video(ds, key: str, data: EpisodeData, mode: str = "auto") -> _Video:
 # --------------------------------------------------------------------------- sim scene
 
 
-def _sim_poses(ds, episode: int):
-    """Per-body pose arrays of an episode from the sim sidecar, or None."""
+def _sim_poses(ds, episode: int) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+    """{body: (frame_index, xyz, quat xyzw)} of an episode from the sim sidecar, or None."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = Path(ds.root) / "sim" / "poses.parquet"
@@ -377,15 +389,19 @@ def _sim_poses(ds, episode: int):
     table = pq.read_table(path, filters=[("episode_index", "=", int(episode))])
     if table.num_rows == 0:
         return None
-    df = table.to_pandas().sort_values(["body", "frame_index"], kind="stable")
-    out = {}
-    for body, g in df.groupby("body", sort=True):
-        out[str(body)] = (
-            g["frame_index"].to_numpy(np.int64),
-            g[["px", "py", "pz"]].to_numpy(np.float32),
-            g[["qx", "qy", "qz", "qw"]].to_numpy(np.float32),  # rerun wants xyzw
-        )
-    return out
+    body = table.column("body")
+    if pa.types.is_dictionary(body.type):
+        body = body.cast(pa.string())
+    bodies = np.asarray(body.to_numpy(), dtype=object).astype(str)
+    fi = table.column("frame_index").to_numpy()
+    cols = {k: table.column(k).to_numpy().astype(np.float32) for k in ("px", "py", "pz", "qw", "qx", "qy", "qz")}
+    order = np.lexsort((fi, bodies))
+    bodies, fi = bodies[order], fi[order]
+    xyz = np.column_stack([cols["px"], cols["py"], cols["pz"]])[order]
+    quat = np.column_stack([cols["qx"], cols["qy"], cols["qz"], cols["qw"]])[order]  # rerun wants xyzw
+    names, starts = np.unique(bodies, return_index=True)
+    ends = np.append(starts[1:], len(bodies))
+    return {str(n): (fi[a_:b_], xyz[a_:b_], quat[a_:b_]) for n, a_, b_ in zip(names, starts, ends)}
 
 
 def _sim_env(ds) -> Any:
@@ -429,9 +445,9 @@ def geom_archetype(geom: Any):
         return rr.Capsules3D(lengths=[2 * size[1]], radii=[size[0]], translations=[[0, 0, -size[1]]], colors=[color])
     if kind == "cylinder":
         return rr.Cylinders3D(lengths=[2 * size[1]], radii=[size[0]], colors=[color], fill_mode="solid")
-    if kind == "plane":  # infinite planes get a finite, thin slab
-        hx = size[0] if size[0] > 0 else 1.0
-        hy = size[1] if size[1] > 0 else 1.0
+    if kind == "plane":  # a finite, thin slab no wider than PLANE_MAX_HALF (the view frames the robot, not the floor)
+        hx = min(size[0], PLANE_MAX_HALF) if size[0] > 0 else PLANE_MAX_HALF
+        hy = min(size[1], PLANE_MAX_HALF) if size[1] > 0 else PLANE_MAX_HALF
         return rr.Boxes3D(half_sizes=[[hx, hy, 0.0005]], centers=[[0, 0, -0.0005]], colors=[color], fill_mode="solid")
     if kind == "mesh":
         verts = _get(geom, "vertices")
@@ -443,26 +459,37 @@ def geom_archetype(geom: Any):
     return None
 
 
-def log_scene(rec, prefix: str, ds, episode: int, data: EpisodeData) -> str | None:
-    """Geoms once (static), body poses per frame (send_columns). Returns the scene origin."""
-    import rerun as rr
+@dataclass
+class _Scene:
+    poses: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+    geoms: list[Any]
 
-    poses = _sim_poses(ds, episode)
+
+def load_scene(ds, data: EpisodeData) -> _Scene | None:
+    """The sim sidecar's body poses of the episode and the env's geoms (None: not a sim dataset)."""
+    poses = _sim_poses(ds, data.episode)
     if poses is None:
         return None
-    scene = f"{prefix}/scene"
     env = _sim_env(ds)
     try:
         from studio.sim.scene import geoms as scene_geoms
 
-        geoms = list(scene_geoms(env))
+        name = env.get("env") if isinstance(env, dict) else None
+        geoms = list(scene_geoms(name or "pick_cube"))
     except Exception as exc:  # noqa: BLE001 - the scene is optional: poses without geoms is a note
         log.warning("no geoms for %s: %s", env, exc)
         data.notes.append(f"3D scene: the geoms of this environment are unavailable ({exc}); body frames only")
         geoms = []
-    rec.log(scene, rr.ViewCoordinates.RIGHT_HAND_Z_UP, static=True)
+    return _Scene(poses, geoms)
+
+
+def log_scene(rec, scene_path: str, scene: _Scene, data: EpisodeData) -> None:
+    """Geoms once (static, body-relative), body poses per frame (one send_columns per body)."""
+    import rerun as rr
+
+    rec.log(scene_path, rr.ViewCoordinates.RIGHT_HAND_Z_UP, static=True)
     counts: dict[str, int] = {}
-    for g in geoms:
+    for g in scene.geoms:
         body = str(_get(g, "body", "world") or "world")
         arche = geom_archetype(g)
         if arche is None:
@@ -470,23 +497,23 @@ def log_scene(rec, prefix: str, ds, episode: int, data: EpisodeData) -> str | No
         i = counts.get(body, 0)
         counts[body] = i + 1
         name = str(_get(g, "name", "") or f"geom_{i}")
-        path = f"{scene}/{_part(body)}/{_part(name)}"
+        name = name[len(body) + 1:] if name.startswith(f"{body}/") else name
+        path = f"{scene_path}/{_part(body)}/{_part(name)}"
         pos = np.asarray(_get(g, "pos", (0, 0, 0)), np.float32).reshape(3)
         quat = np.asarray(_get(g, "quat", (1, 0, 0, 0)), np.float32).reshape(4)  # mujoco wxyz
         rec.log(path, rr.Transform3D(translation=pos, quaternion=rr.Quaternion(xyzw=[*quat[1:], quat[0]])), static=True)
         rec.log(path, arche, static=True)
     n = len(data.frame_index)
-    for body, (fi, pos, quat) in poses.items():
+    for body, (fi, pos, quat) in scene.poses.items():
         keep = (fi >= 0) & (fi < n)
         if not keep.any():
             continue
         fi, pos, quat = fi[keep], pos[keep], quat[keep]
         rec.send_columns(
-            f"{scene}/{_part(body)}",
+            f"{scene_path}/{_part(body)}",
             indexes=[rr.TimeColumn("frame_index", sequence=fi), rr.TimeColumn("time", duration=data.time_s[fi])],
             columns=rr.Transform3D.columns(translation=pos, quaternion=quat),
         )
-    return scene
 
 
 # --------------------------------------------------------------------------- writing
@@ -517,53 +544,74 @@ def _outcome(ds, episode: int) -> dict[str, Any] | None:
     return None
 
 
-def log_episode(rec, prefix: str, data: EpisodeData, *, video_mode: str = "auto", cameras: bool = True,
-                scene: bool = True, label: str | None = None) -> EpisodeLayout:
-    """Log one episode under `prefix` (aligned timelines starting at 0)."""
-    import rerun as rr
+@dataclass
+class PreparedEpisode:
+    """Everything one episode's logging needs, read up front so that the blueprint (which
+    must lead the file for the viewer to apply it) is known before anything is logged."""
 
+    prefix: str
+    data: EpisodeData
+    videos: list[_Video]
+    scene: _Scene | None
+    outcome: dict[str, Any] | None
+    layout: EpisodeLayout
+
+
+def prepare_episode(prefix: str, data: EpisodeData, *, video_mode: str = "auto", cameras: bool = True,
+                    scene: bool = True, label: str | None = None) -> PreparedEpisode:
     ds = data.dataset
     fps = float(ds.fps or 30)
     n = len(data.frame_index)
+    videos = [load_video(ds, key, data, video_mode) for key in _video_keys(ds)] if cameras else []
+    sc = load_scene(ds, data) if scene else None
+    notes = list(data.notes) + [v.note for v in videos if v.note]
+    out = _outcome(ds, data.episode)
+    outcome_text = ""
+    if out is not None:
+        outcome_text = "success" if bool(out.get("success")) else "fail"
+        if out.get("progress") is not None:
+            outcome_text += f" · progress {100 * float(out['progress']):.0f}%"
+        if out.get("seed") is not None:
+            outcome_text += f" · seed {out['seed']}"
+    layout = EpisodeLayout(
+        label=label or prefix.strip("/"), prefix=prefix, episode=data.episode, dataset=str(ds.root), frames=n,
+        fps=fps, task=data.task,
+        cameras=tuple(f"{prefix}/cameras/{_part(v.key)}" for v in videos if v.blob is not None),
+        curves=tuple((key, f"{prefix}/{_part(key)}") for key in data.curves),
+        scene=f"{prefix}/scene" if sc is not None else None, outcome=outcome_text, notes=tuple(notes),
+    )
+    return PreparedEpisode(prefix, data, videos, sc, out, layout)
+
+
+def log_episode(rec, ep: PreparedEpisode) -> EpisodeLayout:
+    """Log one prepared episode under its prefix (aligned timelines starting at 0)."""
+    import rerun as rr
+
+    data, prefix, lay = ep.data, ep.prefix, ep.layout
+    ds = data.dataset
+    n, fps = lay.frames, lay.fps
     index = [rr.TimeColumn("frame_index", sequence=data.frame_index), rr.TimeColumn("time", duration=data.time_s)]
-    origin3d = log_scene(rec, prefix, ds, data.episode, data) if scene else None
-    notes = list(data.notes)
-    curves = []
     for key, (names, values) in data.curves.items():
         origin = f"{prefix}/{_part(key)}"
         for j, name in enumerate(names):
             rec.send_columns(f"{origin}/{_part(name)}", indexes=index, columns=rr.Scalars.columns(scalars=values[:, j]))
-        curves.append((key, origin))
+    for video in ep.videos:
+        if video.blob is None:
+            continue
+        path = f"{prefix}/cameras/{_part(video.key)}"
+        rec.log(path, rr.AssetVideo(contents=video.blob, media_type="video/mp4"), static=True)
+        rec.send_columns(path, indexes=index, columns=rr.VideoFrameReference.columns_nanos(video.refs_ns))
+    if ep.scene is not None and lay.scene:
+        log_scene(rec, lay.scene, ep.scene, data)
 
-    cams = []
-    if cameras:
-        for key in _video_keys(ds):
-            video = load_video(ds, key, data, video_mode)
-            if video.note:
-                notes.append(video.note)
-            if video.blob is None:
-                continue
-            path = f"{prefix}/cameras/{_part(key)}"
-            rec.log(path, rr.AssetVideo(contents=video.blob, media_type="video/mp4"), static=True)
-            rec.send_columns(path, indexes=index, columns=rr.VideoFrameReference.columns_nanos(video.refs_ns))
-            cams.append(path)
-
-
-    outcome_text = ""
-    out = _outcome(ds, data.episode)
+    out = ep.outcome
     if out is not None:
         success = bool(out.get("success"))
-        progress = out.get("progress")
-        outcome_text = "success" if success else "fail"
-        if progress is not None:
-            outcome_text += f" · progress {100 * float(progress):.0f}%"
-        if out.get("seed") is not None:
-            outcome_text += f" · seed {out['seed']}"
         marks = []
         tts = out.get("time_to_success_s")
         if success and tts is not None:
             marks.append((min(n - 1, max(0, int(round(float(tts) * fps)))), "success", rr.TextLogLevel.INFO))
-        marks.append((n - 1, f"end: {outcome_text}", rr.TextLogLevel.INFO if success else rr.TextLogLevel.WARN))
+        marks.append((n - 1, f"end: {lay.outcome}", rr.TextLogLevel.INFO if success else rr.TextLogLevel.WARN))
         fi = np.asarray([m[0] for m in marks], dtype=np.int64)
         rec.send_columns(
             f"{prefix}/events",
@@ -572,20 +620,16 @@ def log_episode(rec, prefix: str, data: EpisodeData, *, video_mode: str = "auto"
         )
 
     name = Path(ds.root).name
-    doc = [f"### {label or name} · episode {data.episode}", "", f"**Task:** {data.task or '—'}",
-           f"**Frames:** {n} at {fps:g} fps ({n / fps:.1f} s) · dataset `{name}`"]
-    if outcome_text:
-        doc.append(f"**Outcome:** {outcome_text}")
-    if notes:
-        doc += ["", "**Notes**", ""] + [f"- ⚠️ {n_}" for n_ in notes]
+    doc = [f"### {lay.label} · episode {data.episode}", "", f"**Task:** {data.task or '—'}  ",
+           f"**Frames:** {n} at {fps:g} fps ({n / fps:.1f} s) · dataset `{name}`  "]
+    if lay.outcome:
+        doc.append(f"**Outcome:** {lay.outcome}")
+    if lay.notes:
+        doc += ["", "**Notes**", ""] + [f"- ⚠️ {n_}" for n_ in lay.notes]
     rec.log(f"{prefix}/task", rr.TextDocument("\n".join(doc), media_type=rr.MediaType.MARKDOWN), static=True)
-    if notes:
-        rec.log(f"{prefix}/notes", rr.TextDocument("\n".join(notes)), static=True)
-    return EpisodeLayout(
-        label=label or prefix.strip("/"), prefix=prefix, episode=data.episode, dataset=str(ds.root), frames=n,
-        fps=fps, task=data.task, cameras=tuple(cams), curves=tuple(curves), scene=origin3d, outcome=outcome_text,
-        notes=tuple(notes),
-    )
+    if lay.notes:
+        rec.log(f"{prefix}/notes", rr.TextDocument("\n".join(lay.notes)), static=True)
+    return lay
 
 
 def _video_keys(ds) -> list[str]:
@@ -645,14 +689,15 @@ def write_recording(sources: Any, out: str | os.PathLike, *, video_mode: str = "
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    prepared = [prepare_episode(f"/{lab}", data, video_mode=video_mode, label=src.label or lab)
+                for lab, data, src in zip(labels, episodes, sources)]
+    layouts = [p.layout for p in prepared]
     rec = rr.RecordingStream(application_id, recording_id=f"{labels[0]}-{time.time_ns()}")
     try:
-        rec.save(str(tmp))
-        layouts = []
-        for lab, data, src in zip(labels, episodes, sources):
-            layouts.append(log_episode(rec, f"/{lab}", data, video_mode=video_mode, label=src.label or lab))
-        if blueprint:
-            rec.send_blueprint(default_blueprint(layouts), make_active=True, make_default=True)
+        # The blueprint goes first: the web viewer ignores one that arrives after the data.
+        rec.save(str(tmp), default_blueprint=default_blueprint(layouts) if blueprint else None)
+        for p in prepared:
+            log_episode(rec, p)
         rec.flush()
         rec.disconnect()
         del rec

@@ -95,6 +95,8 @@ def to_frame(result: Any):
 
     if isinstance(result, pd.DataFrame):
         return result
+    if isinstance(getattr(result, "df", None), pd.DataFrame):  # studio.query.QueryResult
+        return result.df
     for attr in ("df", "to_pandas", "to_df"):
         fn = getattr(result, attr, None)
         if callable(fn):

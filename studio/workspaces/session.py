@@ -111,7 +111,7 @@ class NotebookSession:
 
     def edit(self, index: int, body: str) -> None:
         with self.lock:
-            if 0 <= index < len(self.workspace.cells):
+            if 0 <= index < len(self.workspace.cells) and body != self.body(index):
                 self.pending[index] = body
                 self.dirty = True
 

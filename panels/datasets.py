@@ -1,0 +1,334 @@
+"""Datasets: open a LeRobot dataset (folder or Hub id), see what is wrong with it, page
+through its episodes, query it with SQL (and chart the result), and look at one episode's
+joint curves and camera frames. All numbers come from studio.datasets / studio.query /
+studio.video; this panel only drives them."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import gradio as gr
+
+from panels.common import guarded
+from panels.registry import AppContext, Panel
+from studio import datasets as dsm
+from studio.errors import StudioError
+
+log = logging.getLogger("studio.ui.datasets")
+
+DEFAULT_SQL = "SELECT episode_index, length, duration_s FROM episodes ORDER BY length DESC"
+PAGE_SIZES = [10, 25, 50, 100]
+_open_lock = threading.Lock()
+_opened: dict[str, Any] = {}  # source string -> Dataset (re-opened on every explicit Open)
+
+
+# ----------------------------------------------------------------------------- pure helpers
+
+
+def source_choices(ctx: AppContext) -> list[str]:
+    """Recent datasets first, then the project's datasets/selections/rollouts folders."""
+    items = list(dsm.recent(ctx.project))
+    for p in dsm.list_project_datasets(ctx.project):
+        s = str(p)
+        if s not in items:
+            items.append(s)
+    return items
+
+
+def open_source(ctx: AppContext, source: str, *, fresh: bool = True):
+    source = (source or "").strip()
+    if not source:
+        raise StudioError("dataset", "type a dataset folder or a Hub repo id (owner/name), or pick one from the list")
+    with _open_lock:
+        if not fresh and source in _opened:
+            return _opened[source]
+    ds = dsm.open_dataset(source, project=ctx.project)
+    with _open_lock:
+        _opened[source] = ds
+    return ds
+
+
+def catalog(ctx: AppContext, ds):
+    from studio.query import catalog_for
+
+    return catalog_for(ds, ctx.project, plugin_host=ctx.plugins)
+
+
+def overview_markdown(ds) -> str:
+    s = ds.summary()
+    hours = s["duration_s"] / 3600
+    lines = [
+        f"### {s['name']}",
+        f"`{s['root']}`",
+        "",
+        "| robot | fps | episodes | frames | hours | version |",
+        "|---|---|---|---|---|---|",
+        f"| {s['robot_type'] or '–'} | {s['fps']:g} | {s['total_episodes']} | {s['total_frames']:,} | "
+        f"{hours:.2f} | {s['codebase_version']} |",
+        "",
+        "**Features**",
+        "",
+        "| feature | dtype | shape | names |",
+        "|---|---|---|---|",
+    ]
+    vec = ds.vector_features()
+    for key, ft in s["features"].items():
+        names = ", ".join(vec.get(key, [])) if key in vec else ""
+        if ft["dtype"] == "video":
+            v = s["videos"].get(key, {})
+            names = f"{v.get('present', 0)} present, {v.get('missing', 0)} missing"
+        lines.append(f"| `{key}` | {ft['dtype']} | {ft['shape']} | {names} |")
+    problems = s["problems"]
+    lines += ["", f"**Problems ({len(problems)})**" if problems else "**Problems:** none found ✓", ""]
+    for p in problems[:50]:
+        lines.append(f"- ⚠️ `{p['where']}`: {p['what']}")
+    if len(problems) > 50:
+        lines.append(f"- … and {len(problems) - 50} more (`studio info --json` lists all)")
+    return "\n".join(lines)
+
+
+def episode_columns(ds) -> list[str]:
+    cols = ["episode_index", "length", "duration_s", "task"]
+    cols += [f"has_video.{k}" for k in ds.video_keys()]
+    return cols
+
+
+def episodes_page(ctx: AppContext, ds, sort: str, descending: bool, page: int, size: int):
+    """One server-side page of the episodes table, sorted by a known column."""
+    cols = episode_columns(ds)
+    if sort not in cols:
+        sort = "episode_index"
+    size = int(size) if int(size or 0) in PAGE_SIZES else PAGE_SIZES[1]
+    total = ds.total_episodes
+    pages = max(1, -(-total // size))
+    page = min(max(1, int(page or 1)), pages)
+    order = "DESC" if descending else "ASC"
+    quoted = ", ".join("round(duration_s, 2) AS duration_s" if c == "duration_s" else '"' + c + '"' for c in cols)
+    res = catalog(ctx, ds).sql(f'SELECT {quoted} FROM episodes ORDER BY "{sort}" {order}, episode_index',
+                               limit=size, offset=(page - 1) * size)
+    return res.df, page, f"page {page} of {pages} · {total} episodes"
+
+
+def chart_figure(df):
+    """A plotly chart for a query result: bars for few categories, lines/points otherwise."""
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    if df is None or len(df) == 0 or len(df.columns) == 0:
+        raise StudioError("chart", "run a query that returns rows first")
+    numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+    if not numeric:
+        raise StudioError("chart", "the result has no numeric column to plot")
+    x = df.columns[0]
+    ys = [c for c in numeric if c != x][:4]
+    fig = go.Figure()
+    if not ys:  # one numeric column: its distribution
+        fig.add_trace(go.Histogram(x=df[x], name=str(x)))
+        fig.update_layout(xaxis_title=str(x), yaxis_title="count")
+    else:
+        xv = df[x].astype(str) if not pd.api.types.is_numeric_dtype(df[x]) else df[x]
+        for y in ys:
+            if len(df) <= 60:
+                fig.add_trace(go.Bar(x=xv, y=df[y], name=str(y)))
+            elif pd.api.types.is_numeric_dtype(df[x]) and df[x].is_monotonic_increasing:
+                fig.add_trace(go.Scatter(x=xv, y=df[y], mode="lines", name=str(y)))
+            else:
+                fig.add_trace(go.Scatter(x=xv, y=df[y], mode="markers", name=str(y)))
+        fig.update_layout(xaxis_title=str(x), barmode="group")
+    fig.update_layout(height=360, margin=dict(l=40, r=10, t=30, b=40))
+    return fig
+
+
+def joint_figure(ds, arrays: dict):
+    """One subplot per joint (names from info.json): state solid, action dashed."""
+    from plotly.subplots import make_subplots
+    import plotly.graph_objects as go
+
+    vec = ds.vector_features()
+    s_key, a_key = ds.state_key, ds.action_key
+    s_names = vec.get(s_key, []) if s_key in arrays else []
+    a_names = vec.get(a_key, []) if a_key in arrays else []
+    names = list(s_names) or list(a_names)
+    if not names:
+        raise StudioError("episode", "this dataset has no state or action vectors to plot")
+    n = len(names)
+    fig = make_subplots(rows=n, cols=1, shared_xaxes=True, subplot_titles=names, vertical_spacing=min(0.04, 0.6 / n))
+    t = arrays["timestamp"]
+    for i, name in enumerate(names):
+        if s_names and i < arrays[s_key].shape[1]:
+            fig.add_trace(go.Scatter(x=t, y=arrays[s_key][:, i], mode="lines", name=f"{s_key}", legendgroup="s",
+                                     showlegend=(i == 0), line=dict(color="#2563eb", width=1.5)), row=i + 1, col=1)
+        if a_names and i < arrays[a_key].shape[1]:
+            fig.add_trace(go.Scatter(x=t, y=arrays[a_key][:, i], mode="lines", name=f"{a_key}", legendgroup="a",
+                                     showlegend=(i == 0), line=dict(color="#f97316", width=1.2, dash="dash")),
+                          row=i + 1, col=1)
+    height = max(320, 150 * n)
+    fig.update_layout(height=height, margin=dict(l=40, r=10, t=80, b=30),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0 + 30.0 / height, x=1, xanchor="right"))
+    fig.update_xaxes(title_text="time (s)", row=n, col=1)
+    return fig
+
+
+def camera_view(ds, episode: int):
+    """(gallery items, note) for an episode's cameras; the note explains absent videos."""
+    from studio.video import camera_thumbnails
+
+    items, notes = [], []
+    if not ds.video_keys():
+        return [], "This dataset has no camera videos."
+    for key, thumb in camera_thumbnails(ds, episode, max_side=320).items():
+        if isinstance(thumb, str):
+            notes.append(f"- `{key}`: {thumb.split(': ', 1)[-1]}")
+        else:
+            items.append((thumb, key))
+    note = ("**Cameras**\n\n" + "\n".join(notes)) if notes else ""
+    return items, note
+
+
+# ----------------------------------------------------------------------------- UI
+
+
+def build(ctx: AppContext) -> None:
+    current = gr.State("")  # the source string of the open dataset
+    with gr.Row(equal_height=True):
+        source = gr.Textbox(label="Dataset folder or Hub repo id", placeholder="/path/to/dataset or owner/name",
+                            scale=4, elem_id="datasets-source")
+        pick = gr.Dropdown(label="Recent and project datasets", choices=source_choices(ctx), value=None,
+                           scale=3, elem_id="datasets-pick", allow_custom_value=False)
+        open_btn = gr.Button("Open", variant="primary", scale=1, elem_id="datasets-open")
+    overview = gr.Markdown("Open a dataset to see its overview.", elem_id="datasets-overview")
+
+    with gr.Tab("Episodes", elem_id="datasets-tab-episodes"):
+        with gr.Row():
+            sort = gr.Dropdown(label="Sort by", choices=["episode_index"], value="episode_index", elem_id="datasets-sort")
+            desc = gr.Checkbox(label="Descending", value=False, elem_id="datasets-desc")
+            size = gr.Dropdown(label="Rows per page", choices=PAGE_SIZES, value=PAGE_SIZES[1], elem_id="datasets-page-size")
+            page = gr.Number(label="Page", value=1, precision=0, minimum=1, elem_id="datasets-page")
+        with gr.Row():
+            prev_btn = gr.Button("◀ Previous", size="sm", elem_id="datasets-prev")
+            page_info = gr.Markdown("", elem_id="datasets-page-info")
+            next_btn = gr.Button("Next ▶", size="sm", elem_id="datasets-next")
+        episodes = gr.Dataframe(interactive=False, elem_id="datasets-episodes", label="Episodes (click a row to view it)",
+                                max_height=420)
+
+    with gr.Tab("SQL", elem_id="datasets-tab-sql"):
+        gr.Markdown("Read-only SQL over the views `frames` (one row per frame, one column per joint, e.g. "
+                    "`\"action.gripper.pos\"`), `episodes`, `tasks` and plugin views.")
+        sql = gr.Code(value=DEFAULT_SQL, language="sql", lines=3, label="SQL", elem_id="datasets-sql",
+                      interactive=True)
+        with gr.Row():
+            run_btn = gr.Button("Run", variant="primary", elem_id="datasets-run")
+            chart_btn = gr.Button("Chart", elem_id="datasets-chart")
+        sql_status = gr.Markdown("", elem_id="datasets-sql-status")
+        result = gr.Dataframe(interactive=False, elem_id="datasets-result", label="Result", max_height=420)
+        chart = gr.Plot(elem_id="datasets-chart-plot", label="Chart")
+
+    with gr.Tab("Episode", elem_id="datasets-tab-episode"):
+        with gr.Row():
+            ep_num = gr.Number(label="Episode", value=0, precision=0, minimum=0, elem_id="datasets-episode")
+            ep_btn = gr.Button("Show episode", elem_id="datasets-show-episode")
+        ep_info = gr.Markdown("", elem_id="datasets-episode-info")
+        cameras = gr.Gallery(label="Cameras (middle of the episode)", columns=4, height=260, elem_id="datasets-cameras",
+                             visible=False)
+        cam_note = gr.Markdown("", elem_id="datasets-camera-note")
+        joints = gr.Plot(elem_id="datasets-joints", label="Joints: state (solid) and action (dashed)")
+
+    # ---------------------------------------------------------------- callbacks
+    @guarded
+    def on_pick(choice):
+        return choice or gr.update()
+
+    @guarded
+    def on_open(src, size_v, progress=gr.Progress()):
+        progress(0.1, desc="Reading metadata and scanning frames")
+        ds = open_source(ctx, src, fresh=True)
+        progress(0.7, desc="Building the SQL catalog")
+        cols = episode_columns(ds)
+        df, pg, info = episodes_page(ctx, ds, "episode_index", False, 1, size_v)
+        first = int(ds.episodes["episode_index"].iloc[0]) if ds.total_episodes else 0
+        return (
+            src.strip(), overview_markdown(ds), gr.update(choices=cols, value="episode_index"), False, 1, df, info,
+            gr.update(choices=source_choices(ctx)), first,
+        )
+
+    def _ds(src):
+        if not src:
+            raise StudioError("dataset", "open a dataset first")
+        return open_source(ctx, src, fresh=False)
+
+    @guarded
+    def on_page(src, sort_v, desc_v, page_v, size_v):
+        if not src:
+            return gr.update(), page_v, ""
+        ds = _ds(src)
+        df, pg, info = episodes_page(ctx, ds, sort_v, bool(desc_v), int(page_v or 1), size_v)
+        return df, pg, info
+
+    @guarded
+    def on_step(src, sort_v, desc_v, page_v, size_v, step):
+        return on_page(src, sort_v, desc_v, int(page_v or 1) + step, size_v)
+
+    @guarded
+    def on_run(src, query):
+        ds = _ds(src)
+        res = catalog(ctx, ds).sql(query or "", limit=1000)
+        more = f" (showing the first {len(res.df)})" if res.truncated else ""
+        status = f"✓ {res.total_rows:,} rows{more} in {res.elapsed_s * 1000:.0f} ms"
+        return res.df, status
+
+    @guarded
+    def on_chart(src, query):
+        ds = _ds(src)
+        res = catalog(ctx, ds).sql(query or "", limit=5000)
+        return chart_figure(res.df)
+
+    @guarded
+    def on_episode(src, ep):
+        ds = _ds(src)
+        ep = int(ep or 0)
+        start, end = ds.episode_bounds(ep)
+        cat = catalog(ctx, ds)
+        keys = [k for k in (ds.state_key, ds.action_key) if k]
+        arrays = cat.episode_arrays(ep, keys)
+        if len(arrays["timestamp"]) == 0:
+            raise StudioError(f"episode {ep}", "has no readable frames")
+        fig = joint_figure(ds, arrays)
+        items, note = camera_view(ds, ep)
+        row = ds.episodes[ds.episodes["episode_index"] == ep].iloc[0]
+        tasks = ", ".join(row["tasks"]) if len(row["tasks"]) else "–"
+        info = (f"**Episode {ep}** · {int(row['length'])} frames · {int(row['length']) / ds.fps:.1f} s · "
+                f"task: {tasks} · frames [{start}, {end})")
+        return info, gr.update(value=items, visible=bool(items)), note, fig
+
+    @guarded
+    def on_select_row(src, df, evt: gr.SelectData):
+        if evt is None or df is None or len(df) == 0:
+            return gr.update()
+        row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+        return int(df.iloc[int(row)]["episode_index"])
+
+    pick.change(on_pick, pick, source, queue=False)
+    open_outputs = [current, overview, sort, desc, page, episodes, page_info, pick, ep_num]
+    open_btn.click(on_open, [source, size], open_outputs)
+    source.submit(on_open, [source, size], open_outputs)
+    page_inputs = [current, sort, desc, page, size]
+    for comp in (sort, desc, size):
+        comp.change(on_page, page_inputs, [episodes, page, page_info])
+    page.submit(on_page, page_inputs, [episodes, page, page_info])
+    prev_btn.click(lambda *a: on_step(*a, -1), page_inputs, [episodes, page, page_info])
+    next_btn.click(lambda *a: on_step(*a, +1), page_inputs, [episodes, page, page_info])
+    run_btn.click(on_run, [current, sql], [result, sql_status])
+    chart_btn.click(on_chart, [current, sql], chart)
+    ep_btn.click(on_episode, [current, ep_num], [ep_info, cameras, cam_note, joints])
+    episodes.select(on_select_row, [current, episodes], ep_num).then(
+        on_episode, [current, ep_num], [ep_info, cameras, cam_note, joints])
+
+    def refresh_choices():
+        return gr.update(choices=source_choices(ctx))
+
+    ctx.handlers["on_load:datasets"] = lambda demo: demo.load(refresh_choices, None, pick, queue=False)
+
+
+PANEL = Panel(name="Datasets", build=build, order=10, description="Open, validate, browse and query datasets")

@@ -1,0 +1,249 @@
+"""Train: one-click fine-tuning, the job queue, live progress, loss curve, log and checkpoints.
+
+The panel only drives `studio.jobs`; the app's supervisor thread runs the queue, and the
+trainers run in their own process groups, so closing the tab never stops a job.
+"""
+
+from __future__ import annotations
+
+import html
+
+import gradio as gr
+
+from panels.common import guarded
+from panels.registry import AppContext, Panel
+
+QUEUE_HEADERS = ["id", "stage", "job", "state", "progress", "loss", "ETA", "note"]
+CKPT_HEADERS = ["id", "job", "step", "loss", "policy", "data", "path"]
+
+
+def _eta(s):
+    if s is None:
+        return ""
+    s = int(round(s))
+    return f"{s // 60}m{s % 60:02d}s" if s < 3600 else f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def dataset_choices(project) -> list[str]:
+    """Datasets in the project home, then saved selections (by name)."""
+    out = []
+    if project.datasets_dir.exists():
+        out += sorted(str(p) for p in project.datasets_dir.iterdir()
+                      if p.is_dir() and (p / "meta" / "info.json").exists())
+    try:
+        from studio.curation.selections import list_selections
+
+        out += [s.name for s in list_selections(project)]
+    except Exception:  # noqa: BLE001 - curation not available or no table yet
+        pass
+    return out
+
+
+def queue_rows(project) -> list[list]:
+    from studio import jobs
+
+    rows = []
+    for j in jobs.list_jobs(project, limit=50):
+        p = jobs.progress(j)
+        stage = f"{j.pipeline_id}.{j.stage}" if j.pipeline_id else ""
+        note = j.error or (f"waits for job {j.depends_on}" if j.depends_on and j.state == jobs.QUEUED else "")
+        rows.append([j.id, stage, j.name, j.state, f"{p.step}/{p.total}",
+                     "" if p.loss is None else round(p.loss, 4), _eta(p.eta_s), note])
+    return rows
+
+
+def progress_html(job, prog) -> str:
+    if job is None:
+        return "<div id='train-progress-bar' data-step='0' data-total='0'><em>No job selected.</em></div>"
+    pct = 100.0 * prog.fraction
+    color = {"succeeded": "#16a34a", "failed": "#dc2626", "interrupted": "#d97706",
+             "cancelled": "#6b7280"}.get(job.state, "#2563eb")
+    eta = f" · ETA {_eta(prog.eta_s)}" if prog.eta_s is not None else ""
+    sps = f" · {prog.samples_per_s:.0f} samples/s" if prog.samples_per_s else ""
+    return (
+        f"<div id='train-progress-bar' data-step='{prog.step}' data-total='{prog.total}' "
+        f"data-state='{job.state}'>"
+        f"<div style='font-weight:600'>Job {job.id}: {html.escape(job.name)} — {job.state}</div>"
+        f"<div style='background:#e5e7eb;border-radius:6px;height:18px;margin:6px 0'>"
+        f"<div style='width:{pct:.1f}%;background:{color};height:18px;border-radius:6px'></div></div>"
+        f"<div>step {prog.step} / {prog.total} ({pct:.0f}%){eta}{sps}</div>"
+        + (f"<div style='color:#b45309'>{html.escape(job.error)}</div>" if job.error else "")
+        + "</div>"
+    )
+
+
+def loss_figure(job, records):
+    import plotly.graph_objects as go
+
+    from studio import jobs
+
+    steps = jobs.step_records(records)
+    fig = go.Figure()
+    if steps:
+        fig.add_trace(go.Scatter(x=[r["step"] for r in steps], y=[r["loss"] for r in steps],
+                                 mode="lines", name="loss"))
+    cks = [r for r in records if r.get("kind") == "checkpoint" and r.get("loss") is not None]
+    if cks:
+        fig.add_trace(go.Scatter(x=[r["step"] for r in cks], y=[r["loss"] for r in cks], mode="markers",
+                                 name="checkpoint", marker={"size": 9, "symbol": "diamond"}))
+    fig.update_layout(title=f"Training loss — job {job.id}" if job else "Training loss", xaxis_title="step",
+                      yaxis_title="loss", height=320, margin={"l": 40, "r": 10, "t": 40, "b": 40})
+    return fig
+
+
+def checkpoint_rows(project, job_id=None) -> list[list]:
+    from studio import jobs
+
+    rows = []
+    for c in jobs.list_checkpoints(project, job_id=job_id)[-50:]:
+        data = c.selection or (c.dataset.rsplit("/", 1)[-1] if c.dataset else "")
+        rows.append([c.id, c.job_id, c.step, "" if c.loss is None else round(c.loss, 4), c.policy, data,
+                     str(c.pretrained_dir)])
+    return rows
+
+
+def build(ctx: AppContext) -> None:
+    from studio import jobs
+    from studio.jobs.spec import POLICIES
+
+    project = ctx.project
+    jobs.ensure_supervisor(project)
+    policy_choices = [(p.label, k) for k, p in POLICIES.items()]
+    ds_choices = dataset_choices(project)
+
+    gr.Markdown("Fine-tune a policy on a dataset or a saved selection. Jobs run in their own processes "
+                "and keep running when this tab closes; reopen the panel to see them.")
+    with gr.Accordion("New job", open=True):
+        with gr.Row():
+            dataset = gr.Dropdown(ds_choices, value=ds_choices[0] if ds_choices else None, allow_custom_value=True,
+                                  label="Dataset or selection", elem_id="train-dataset", scale=3)
+            policy = gr.Dropdown(policy_choices, value="act", label="Policy", elem_id="train-policy", scale=1)
+            backend = gr.Radio(["local", "ray"], value="local", label="Run on", elem_id="train-backend", scale=1)
+        with gr.Row():
+            steps = gr.Number(2000, precision=0, label="Steps", elem_id="train-steps", minimum=1)
+            batch = gr.Number(8, precision=0, label="Batch size", elem_id="train-batch", minimum=1)
+            lr = gr.Number(0, label="Learning rate (0 = preset)", elem_id="train-lr")
+            device = gr.Dropdown(["cpu", "cuda", "mps", "auto"], value="cpu", label="Device", elem_id="train-device")
+            seed = gr.Number(1000, precision=0, label="Seed", elem_id="train-seed")
+            save_freq = gr.Number(0, precision=0, label="Save every (0 = steps/4)", elem_id="train-save-freq")
+        init_from = gr.Textbox(label="Start from checkpoint (optional)", elem_id="train-from",
+                               placeholder="…/checkpoints/002000 or a pretrained_model folder")
+        submit_btn = gr.Button("Fine-tune", variant="primary", elem_id="train-submit")
+        with gr.Row():
+            curated = gr.Dropdown(ds_choices, value=None, allow_custom_value=True, label="Curated selection (stage 2)",
+                                  elem_id="train-curated", scale=3)
+            post_steps = gr.Number(1000, precision=0, label="Post-train steps", elem_id="train-post-steps", scale=1)
+        pipeline_btn = gr.Button("Pre-train → post-train", elem_id="train-pipeline")
+    message = gr.Markdown("", elem_id="train-message")
+
+    gr.Markdown("### Queue")
+    queue = gr.Dataframe(headers=QUEUE_HEADERS, value=queue_rows(project), interactive=False,
+                         elem_id="train-queue", wrap=True)
+    with gr.Row():
+        job_id = gr.Number(value=None, precision=0, label="Job", elem_id="train-job", scale=1)
+        cancel_btn = gr.Button("Cancel", elem_id="train-cancel", scale=1)
+        resume_btn = gr.Button("Resume", elem_id="train-resume", scale=1)
+        retry_btn = gr.Button("Retry", elem_id="train-retry", scale=1)
+    progress = gr.HTML(progress_html(None, None), elem_id="train-progress")
+    with gr.Row():
+        loss_plot = gr.Plot(label="Loss", elem_id="train-loss")
+        log = gr.Textbox(label="Log (tail)", lines=14, max_lines=14, interactive=False, elem_id="train-log",
+                         autoscroll=True)
+    gr.Markdown("### Checkpoints")
+    ckpt_table = gr.Dataframe(headers=CKPT_HEADERS, value=checkpoint_rows(project), interactive=False,
+                              elem_id="train-checkpoints", wrap=True)
+    with gr.Row():
+        ckpt_id = gr.Number(value=None, precision=0, label="Checkpoint", elem_id="train-ckpt-id")
+        eval_episodes = gr.Number(50, precision=0, label="Rollouts", elem_id="train-eval-episodes")
+        eval_workers = gr.Number(2, precision=0, label="Workers", elem_id="train-eval-workers")
+        eval_btn = gr.Button("Evaluate", elem_id="train-evaluate")
+    eval_msg = gr.Markdown("", elem_id="train-eval-message")
+    seen = gr.State(None)  # (job id, state, metrics size) last drawn, to skip unchanged redraws
+    timer = gr.Timer(2.0)
+
+    def _selected(jid):
+        if jid is not None and jid > 0:
+            try:
+                return jobs.get_job(project, int(jid))
+            except Exception:  # noqa: BLE001 - a stale id shows nothing
+                return None
+        latest = jobs.list_jobs(project, limit=1)
+        return latest[0] if latest else None
+
+    def refresh(jid, last):
+        job = _selected(jid)
+        rows = queue_rows(project)
+        if job is None:
+            return rows, progress_html(None, None), gr.update(), "", gr.update(), last
+        size = job.metrics_path.stat().st_size if job.metrics_path.exists() else 0
+        key = (job.id, job.state, size, job.attempt)
+        if key == last:
+            return rows, gr.update(), gr.update(), gr.update(), gr.update(), last
+        records = jobs.read_metrics(job.metrics_path)
+        prog = jobs.progress(job, records)
+        return (rows, progress_html(job, prog), loss_figure(job, records), jobs.tail(job.log_path, 60),
+                checkpoint_rows(project, job.id), key)
+
+    outs = [queue, progress, loss_plot, log, ckpt_table, seen]
+
+    @guarded
+    def on_submit(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, be):
+        spec = jobs.validate(project, dataset=ds or "", policy=pol, steps=int(n_steps or 0), batch_size=int(bs or 0),
+                             lr=float(lr_) if lr_ else None, device=dev, seed=int(sd or 0),
+                             save_freq=int(sf) if sf else None, init_from=(frm or "").strip() or None)
+        job = jobs.submit(project, spec, backend=be)
+        jobs.ensure_supervisor(project).tick()
+        return f"Queued job {job.id}: {job.name}.", job.id
+
+    @guarded
+    def on_pipeline(ds, cur, pol, n_steps, n_post, bs, lr_, dev, sd, sf, be):
+        if not cur:
+            raise gr.Error("Pick the curated selection (or dataset) for stage 2.", print_exception=False)
+        pipe = jobs.submit_pretrain_posttrain(
+            project, pretrain=ds or "", posttrain=cur, policy=pol, pretrain_steps=int(n_steps or 0),
+            posttrain_steps=int(n_post or 0), batch_size=int(bs or 0), lr=float(lr_) if lr_ else None, device=dev,
+            seed=int(sd or 0), save_freq=int(sf) if sf else None, backend=be)
+        jobs.ensure_supervisor(project).tick()
+        return (f"Queued pipeline {pipe.id}: job {pipe.jobs[0].id} (pre-train) then job {pipe.jobs[1].id} "
+                "(post-train from its final checkpoint)."), pipe.jobs[0].id
+
+    def _action(fn, verb):
+        @guarded
+        def run(jid):
+            job = _selected(jid)
+            if job is None:
+                raise gr.Error("Select a job first.", print_exception=False)
+            job = fn(project, job.id)
+            jobs.ensure_supervisor(project).tick()
+            return f"Job {job.id} {verb}: now {job.state}."
+        return run
+
+    @guarded
+    def on_evaluate(cid, n, w, prog=gr.Progress()):
+        if not cid:
+            raise gr.Error("Enter a checkpoint id from the table.", print_exception=False)
+
+        def cb(done, total):
+            prog(done / max(total, 1), desc=f"rollout {done}/{total}")
+
+        out = jobs.evaluate(project, int(cid), episodes=int(n or 1), workers=int(w or 1), progress=cb)
+        return f"Rollouts written to `{out}`; open them in the Rollouts panel."
+
+    form = [dataset, policy, steps, batch, lr, device, seed, save_freq, init_from, backend]
+    submit_btn.click(on_submit, form, [message, job_id]).then(refresh, [job_id, seen], outs)
+    pipeline_btn.click(on_pipeline, [dataset, curated, policy, steps, post_steps, batch, lr, device, seed,
+                                     save_freq, backend], [message, job_id]).then(refresh, [job_id, seen], outs)
+    cancel_btn.click(_action(lambda p, i: jobs.cancel(p, i, grace_s=10), "cancelled"), [job_id], message)
+    resume_btn.click(_action(jobs.resume, "resumed"), [job_id], message)
+    retry_btn.click(_action(jobs.retry, "queued again"), [job_id], message)
+    eval_btn.click(on_evaluate, [ckpt_id, eval_episodes, eval_workers], eval_msg)
+    job_id.change(refresh, [job_id, seen], outs)
+    timer.tick(refresh, [job_id, seen], outs)
+
+    def on_open():
+        return gr.update(choices=dataset_choices(project)), gr.update(choices=dataset_choices(project))
+
+    ctx.handlers["on_load:train"] = lambda demo: demo.load(on_open, None, [dataset, curated], queue=False)
+
+
+PANEL = Panel(name="Train", build=build, order=30, description="Fine-tune policies: queue, progress, checkpoints")

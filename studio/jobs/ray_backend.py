@@ -1,0 +1,270 @@
+"""The Ray backend: the same job spec runs as a Ray task on a cluster.
+
+    python -m studio.jobs.ray_backend <run_dir>
+
+The executor launches this *driver* exactly like a local trainer (own process group,
+pid/start time in studio.db, `status.json` at the end), so queueing, cancel, re-attach and
+resume work the same. The driver connects to the cluster (project setting `ray.address`),
+ships the dataset (and the checkpoint to start or resume from) through the object store,
+and runs a streaming task that runs `studio.jobs.train_entry` on a worker. The task
+streams back metrics lines, log text and every complete checkpoint as it is written;
+the driver writes them into the job's run folder, so artifacts live in the project even
+though training ran elsewhere.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+from studio.errors import JobError
+
+
+def check_available(project) -> str:
+    """The cluster address to use; refuse in one sentence when Ray or an address is missing."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise JobError("backend", "Ray is not installed; install the studio's 'ray' extra "
+                                  "(pip install 'flywheel-studio[ray]')") from None
+    address = project.get_setting("ray.address") or os.environ.get("RAY_ADDRESS")
+    if not address:
+        raise JobError("ray.address", "no Ray cluster is configured; set it with `studio jobs ray-address HOST:PORT`")
+    return address
+
+
+# -- packing --------------------------------------------------------------------------
+
+def pack(folder: Path, arcname: str = ".") -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1) as tar:
+        tar.add(str(folder), arcname=arcname)
+    return buf.getvalue()
+
+
+def unpack(data: bytes, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        tar.extractall(str(dest), filter="data")
+
+
+def _replace_arg(args: list[str], name: str, value: str) -> list[str]:
+    prefix = f"--{name}="
+    out = [a for a in args if not a.startswith(prefix)]
+    out.append(prefix + value)
+    return out
+
+
+# -- the remote side --------------------------------------------------------------------
+
+def _set_pdeathsig() -> None:
+    """Linux: the trainer dies with the Ray worker that started it (no orphans on cancel)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort on non-Linux
+        pass
+
+
+def remote_train(launch: dict[str, Any], dataset_tar: bytes, init_tar: bytes | None,
+                 resume_tar: bytes | None, resume_step: int) -> Iterator[dict[str, Any]]:
+    """Runs on a Ray worker: unpack inputs, run the trainer, stream progress and checkpoints."""
+    import subprocess
+
+    import studio
+
+    wd = Path(tempfile.mkdtemp(prefix="studio-ray-job-"))
+    proc = None
+    try:
+        unpack(dataset_tar, wd / "dataset")
+        out = wd / "output"
+        args = list(launch["args"])
+        if init_tar is not None:
+            unpack(init_tar, wd / "init")
+            args = _replace_arg(args, "policy.path", str(wd / "init"))
+        if resume_tar is not None:
+            ck = out / "checkpoints" / f"{resume_step:06d}"
+            unpack(resume_tar, ck)
+            args = [a for a in args if not a.startswith("--config_path=")]
+            args.insert(0, f"--config_path={ck / 'pretrained_model' / 'train_config.json'}")
+        args = _replace_arg(args, "output_dir", str(out))
+        args = _replace_arg(args, "dataset.root", str(wd / "dataset"))
+        (wd / "launch.json").write_text(json.dumps({**launch, "args": args}))
+        yield {"workdir": str(wd)}
+
+        env = dict(os.environ)
+        root = str(Path(studio.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env["PYTHONUNBUFFERED"] = "1"
+        if launch.get("offline"):
+            env["HF_HUB_OFFLINE"] = env["HF_DATASETS_OFFLINE"] = "1"
+        log = open(wd / "train.log", "wb")
+        proc = subprocess.Popen([sys.executable, "-m", "studio.jobs.train_entry", str(wd)], cwd=str(wd),
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                preexec_fn=_set_pdeathsig)
+        offsets = {"metrics": 0, "log": 0}
+        sent: set[str] = set()
+        while True:
+            done = proc.poll() is not None
+            item: dict[str, Any] = {}
+            for key, name in (("metrics", "metrics.jsonl"), ("log", "train.log")):
+                path = wd / name
+                if path.exists():
+                    with open(path, "rb") as fh:
+                        fh.seek(offsets[key])
+                        chunk = fh.read()
+                    if key == "metrics":  # only whole lines
+                        chunk = chunk[: chunk.rfind(b"\n") + 1]
+                    offsets[key] += len(chunk)
+                    if chunk:
+                        item[key] = chunk.decode("utf-8", errors="replace")
+            ckroot = out / "checkpoints"
+            if ckroot.is_dir():
+                for d in sorted(ckroot.iterdir()):
+                    if d.name.isdigit() and d.name not in sent and (d / "studio.json").exists():
+                        sent.add(d.name)
+                        yield {"checkpoint": d.name, "tar": pack(d)}
+            if item:
+                yield item
+            if done:
+                break
+            time.sleep(1.0)
+        try:
+            status = json.loads((wd / "status.json").read_text())
+        except (OSError, ValueError):
+            status = {"state": "failed", "error": f"the trainer on the Ray worker exited with code {proc.returncode}"}
+        yield {"status": status}
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except Exception:  # noqa: BLE001
+                proc.kill()
+        shutil.rmtree(wd, ignore_errors=True)
+
+
+# -- the driver (local process) ---------------------------------------------------------
+
+class _Cancelled(BaseException):
+    pass
+
+
+def _localize_checkpoint(ck: Path, remote_wd: str | None, run_dir: Path, launch: dict[str, Any]) -> None:
+    """Point a shipped checkpoint's train_config.json at the local output dir and dataset."""
+    cfg_path = ck / "pretrained_model" / "train_config.json"
+    try:
+        cfg = json.loads(cfg_path.read_text())
+    except (OSError, ValueError):
+        return
+    cfg["output_dir"] = str(run_dir / "output")
+    if isinstance(cfg.get("dataset"), dict):
+        cfg["dataset"]["root"] = launch["dataset"]
+    if remote_wd and isinstance(cfg.get("policy"), dict) and str(cfg["policy"].get("pretrained_path", "")).startswith(remote_wd):
+        cfg["policy"]["pretrained_path"] = launch.get("init_from")
+    cfg_path.write_text(json.dumps(cfg, indent=4))
+
+
+def drive(run_dir: Path) -> int:
+    from studio.fsutil import atomic_write_json
+
+    launch = json.loads((run_dir / "launch.json").read_text())
+    metrics = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
+
+    def _on_term(signum, frame):  # noqa: ARG001
+        raise _Cancelled()
+
+    signal.signal(signal.SIGTERM, _on_term)
+    status: dict[str, Any] = {"state": "failed", "error": None}
+    gen = None
+    try:
+        # Ray >=2.5x enables token auth on new clusters, but a connecting driver only sends the
+        # token in token mode, which must be set before `import ray`
+        if "RAY_AUTH_MODE" not in os.environ and (os.environ.get("RAY_AUTH_TOKEN")
+                                                  or (Path.home() / ".ray" / "auth_token").exists()):
+            os.environ["RAY_AUTH_MODE"] = "token"
+        import ray
+
+        address = launch.get("ray_address") or "auto"
+        print(f"studio: connecting to the Ray cluster at {address}", flush=True)
+        studio_pkg = str(Path(__file__).resolve().parents[1])
+        ray.init(address=address, runtime_env={"py_modules": [studio_pkg]}, logging_level="WARNING",
+                 log_to_driver=False)
+        dataset_ref = ray.put(pack(Path(launch["dataset"])))
+        init_tar = None
+        init = launch.get("init_from")
+        if init and not str(init).startswith("job:") and Path(init).is_dir() and not launch.get("resume"):
+            init_tar = pack(Path(init))
+        resume_tar, resume_step = None, int(launch.get("resume_step") or 0)
+        if launch.get("resume"):
+            resume_tar = pack(run_dir / "output" / "checkpoints" / f"{resume_step:06d}")
+        task = ray.remote(num_cpus=1, num_returns="streaming", max_retries=0)(remote_train)
+        gen = task.remote({k: v for k, v in launch.items()}, dataset_ref, init_tar, resume_tar, resume_step)
+        remote_wd = None
+        for ref in gen:
+            item = ray.get(ref)
+            if "workdir" in item:
+                remote_wd = item["workdir"]
+                print(f"studio: running on a Ray worker in {remote_wd}", flush=True)
+            if "log" in item:
+                sys.stdout.write(item["log"])
+                sys.stdout.flush()
+            if "metrics" in item:
+                text = item["metrics"]
+                if remote_wd:
+                    text = text.replace(remote_wd + "/output", str(run_dir / "output"))
+                metrics.write(text)
+                metrics.flush()
+            if "checkpoint" in item:
+                final = run_dir / "output" / "checkpoints" / item["checkpoint"]
+                tmp = final.parent / f".{final.name}.partial"
+                shutil.rmtree(tmp, ignore_errors=True)
+                unpack(item["tar"], tmp)
+                _localize_checkpoint(tmp, remote_wd, run_dir, launch)
+                if final.exists():
+                    shutil.rmtree(final)
+                os.replace(tmp, final)
+            if "status" in item:
+                status = dict(item["status"])
+        code = 0 if status.get("state") == "succeeded" else 1
+    except _Cancelled:
+        if gen is not None:
+            try:
+                import ray
+
+                ray.cancel(gen)
+            except Exception:  # noqa: BLE001
+                pass
+        status, code = {"state": "cancelled", "error": "cancelled by the user"}, 143
+    except BaseException as exc:  # noqa: BLE001 - every failure must reach status.json
+        import traceback
+
+        traceback.print_exc()
+        first = (str(exc).strip().splitlines() or [""])[0]
+        status = {"state": "failed", "error": f"Ray backend: {type(exc).__name__}: {first}"}
+        code = 1
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        status["finished_at"] = time.time()
+        atomic_write_json(run_dir / "status.json", status)
+        try:
+            import ray
+
+            ray.shutdown()
+        except Exception:  # noqa: BLE001
+            pass
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(drive(Path(sys.argv[1]).resolve()))

@@ -1,0 +1,164 @@
+"""Export of selections as LeRobot v3.0 datasets, and the curation CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio.cli import main
+from studio.curation import export as ex
+from studio.curation import selections as sel
+from studio.datasets import open_dataset
+from studio.errors import StudioError
+from studio.synthetic import write_synthetic_dataset
+
+VIDEO = "observation.images.top"
+
+
+def _digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def video_ds(tmp_path_factory):
+    root = tmp_path_factory.mktemp("src") / "ds"
+    write_synthetic_dataset(root, episodes=6, frames=[30, 40, 25, 35, 30, 20], videos=[VIDEO], seed=7)
+    return open_dataset(root)
+
+
+def test_export_subset_loads_in_lerobot_and_source_unchanged(video_ds, project, tmp_path):
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    before = _digest(video_ds.root)
+    s = sel.save_selection(project, "keep", video_ds, predicate="episode_index NOT IN (1, 4)", note="drop two")
+    out = ex.ensure_export(project, "keep")
+    assert out == project.selections_dir / "keep-r1"
+    assert ex.ensure_export(project, "keep") == out  # second call reuses it
+    assert _digest(video_ds.root) == before
+
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["source"]["fingerprint"] == video_ds.fingerprint
+    assert prov["selection"]["revision"] == s.revision
+    assert prov["episode_map"] == {"0": 0, "2": 1, "3": 2, "5": 3}
+
+    new = LeRobotDataset("local/keep", root=out, video_backend="pyav")
+    assert new.num_episodes == 4 and new.num_frames == 30 + 25 + 35 + 20
+    src = LeRobotDataset("local/src", root=video_ds.root, video_backend="pyav")
+    # frame 10 of old episode 3 is frame 10 of new episode 2, state and picture alike
+    old_i = 30 + 40 + 25 + 10
+    new_i = 30 + 25 + 10
+    a, b = src[old_i], new[new_i]
+    assert int(b["episode_index"]) == 2 and int(b["index"]) == new_i
+    assert np.allclose(a["observation.state"].numpy(), b["observation.state"].numpy())
+    assert np.abs(a[VIDEO].numpy() - b[VIDEO].numpy()).mean() < 0.03
+    # stats are those of the kept frames, not of the source
+    data = np.concatenate([np.stack(new.hf_dataset["observation.state"])])
+    stats = json.loads((out / "meta/stats.json").read_text())
+    assert np.allclose(stats["observation.state"]["mean"], data.mean(axis=0), atol=1e-4)
+    assert stats["observation.state"]["count"] == [len(data)]
+    assert VIDEO in stats
+
+
+def test_export_copy_mode_and_errors(video_ds, tmp_path):
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    out = ex.export_episodes(video_ds, [4, 1], tmp_path / "copy", videos="copy")
+    new = LeRobotDataset("local/copy", root=out, video_backend="pyav")
+    assert new.num_episodes == 2 and int(new[0]["episode_index"]) == 0
+    with pytest.raises(StudioError):
+        ex.export_episodes(video_ds, [], tmp_path / "empty")
+    with pytest.raises(StudioError):
+        ex.export_episodes(video_ds, [0], out)  # exists
+    with pytest.raises(StudioError):
+        ex.export_episodes(video_ds, [0], video_ds.root / "inside")
+
+
+def test_export_killed_midway_leaves_nothing(video_ds, tmp_path):
+    target = tmp_path / "killed"
+    code = f"""
+import sys, time
+from studio.datasets import open_dataset
+from studio.curation.export import export_episodes
+ds = open_dataset({str(video_ds.root)!r})
+def progress(f, m):
+    if f > 0.46:
+        print("midway", flush=True)
+        time.sleep(60)
+export_episodes(ds, [0, 2, 3], {str(target)!r}, progress=progress)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "midway"
+        partial = list(tmp_path.glob(".killed.partial-*"))
+        assert partial and any(partial[0].rglob("*.parquet"))  # it really was writing
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not target.exists()
+    # a new export to the same target succeeds
+    ex.export_episodes(video_ds, [0], target)
+    assert (target / "meta/info.json").exists()
+
+
+def test_cli_metrics_json_and_export_where(video_ds, tmp_path, capsys):
+    home = str(tmp_path / "home")
+    assert main(["metrics", str(video_ds.root), "--json", "--project", home]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert len(records) == 6 and {"episode_index", "quality_score", "jerk", "sparc"} <= set(records[0])
+    assert main(["metrics", str(video_ds.root), "--weight", "bogus=1", "--project", home]) == 2
+    assert "unknown metric 'bogus'" in capsys.readouterr().err
+    assert main(["tag", str(video_ds.root), "good", "--episodes", "0,2-3", "--project", home]) == 0
+    out = tmp_path / "cli_out"
+    rc = main(["export", str(video_ds.root), "--where", "list_contains(tags, 'good') AND episode_index > 0",
+               "--out", str(out), "--project", home])
+    assert rc == 0
+    capsys.readouterr()
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["episode_map"] == {"2": 0, "3": 1}
+    assert main(["export", str(video_ds.root), "--where", "nope >", "--out", str(tmp_path / "x"), "--project", home]) == 2
+    assert capsys.readouterr().err.startswith("error: --where:")
+    assert main(["selections", "save", "good", str(video_ds.root), "--tag", "good", "--project", home]) == 0
+    assert main(["export", "--selection", "good", "--episode-list", "--project", home]) == 0
+    listing = json.loads((Path(home) / "selections" / "good-r1.json").read_text())
+    assert listing["episodes"] == [0, 2, 3] and "--dataset.episodes=[0,2,3]" in listing["lerobot_train_args"]
+
+
+def test_push_to_hub_offline_is_one_sentence(video_ds, tmp_path, monkeypatch):
+    out = ex.export_episodes(video_ds, [0], tmp_path / "push")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(StudioError, match="HF_HUB_OFFLINE"):
+        ex.push_to_hub(out, "someone/curated")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: like being offline
+    with pytest.raises(StudioError) as err:
+        ex.push_to_hub(out, "someone/curated")
+    assert "\n" not in err.value.sentence()
+
+
+@pytest.mark.slow
+def test_lerobot_train_runs_on_export(tmp_path):
+    root = tmp_path / "src"
+    write_synthetic_dataset(root, episodes=6, frames=30, videos=[VIDEO], seed=8)
+    ds = open_dataset(root)
+    out = ex.export_episodes(ds, [0, 2, 3, 5], tmp_path / "curated")
+    train = Path(sys.executable).parent / "lerobot-train"
+    cmd = [str(train), f"--dataset.repo_id=local/curated", f"--dataset.root={out}", f"--output_dir={tmp_path / 'run'}",
+           "--policy.type=act", "--policy.dim_model=64", "--policy.n_heads=2", "--policy.dim_feedforward=256",
+           "--policy.chunk_size=10", "--policy.n_action_steps=10", "--policy.n_encoder_layers=1",
+           "--policy.n_decoder_layers=1", "--policy.use_vae=false", "--policy.push_to_hub=false",
+           "--policy.device=cpu", "--dataset.video_backend=pyav", "--policy.pretrained_backbone_weights=null",
+           "--steps=5", "--batch_size=4", "--num_workers=0", "--wandb.enable=false", "--save_checkpoint=false"]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]

@@ -1,0 +1,131 @@
+"""studio.demo: the demo world is a real LeRobot v3.0 dataset with the sim sidecar, its
+ground truth lives outside it, building is idempotent, and `studio demo` drives it."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+os.environ.setdefault("MUJOCO_GL", "osmesa")
+
+
+def test_operator_plan_follows_the_documented_mix():
+    from collections import Counter
+
+    from studio.demo import MIX, operator_plan
+
+    assert Counter(operator_plan(150, seed=0)) == Counter(MIX)
+    small = Counter(operator_plan(24, seed=0))
+    assert sum(small.values()) == 24 and set(small) == set(MIX)
+    assert operator_plan(24, seed=0) == operator_plan(24, seed=0)
+    assert operator_plan(24, seed=0) != operator_plan(24, seed=1)
+
+
+def test_demo_world_loads_in_lerobot_offline(demo_world):
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from studio.demo import demo_path
+
+    root = demo_path(demo_world)
+    ds = LeRobotDataset("local/pick_cube_demos", root=root)
+    assert ds.num_episodes == 24
+    assert ds.meta.info["codebase_version"] == "v3.0"
+    item = ds[0]
+    assert item["observation.state"].shape == (18,)
+    assert item["observation.environment_state"].shape == (3,)
+    assert item["action"].shape == (4,)
+    assert ds.fps == 10
+
+
+def test_demo_world_has_sim_sidecar(demo_world):
+    import pandas as pd
+
+    from studio.demo import demo_path
+    from studio.sim.scene import geoms
+
+    root = demo_path(demo_world)
+    env = json.loads((root / "sim" / "env.json").read_text())
+    assert env["env"] == "pick_cube" and env["fps"] == 10
+    poses = pd.read_parquet(root / "sim" / "poses.parquet")
+    assert list(poses.columns) == ["episode_index", "frame_index", "body", "px", "py", "pz", "qw", "qx", "qy", "qz"]
+    episodes = pd.read_parquet(root / "meta" / "episodes")
+    per_ep = poses[poses.body == "block"].groupby("episode_index").size()
+    assert per_ep.to_dict() == dict(zip(episodes.episode_index, episodes.length))
+    assert {g["body"] for g in geoms()} - {"world"} <= set(poses.body.astype(str).unique())
+
+
+def test_ground_truth_is_beside_not_inside_the_dataset(demo_world):
+    from studio.demo import demo_path, read_labels
+
+    labels = read_labels(demo_world)
+    assert list(labels.columns[:4]) == ["episode_index", "operator", "skill", "success"]
+    assert len(labels) == 24 and set(labels.operator) == {"expert", "careful", "novice", "distracted"}
+    assert labels.groupby("operator").skill.first()["expert"] > labels.groupby("operator").skill.first()["novice"]
+    root = demo_path(demo_world)
+    text = "".join(p.read_text() for p in (root / "meta").glob("*.json"))
+    assert "operator" not in text and "expert" not in text and "novice" not in text
+    assert not (root / "demo_labels.csv").exists()
+
+
+def test_build_is_idempotent(demo_world):
+    from studio.demo import build_demo_world, demo_path
+
+    info = demo_path(demo_world) / "meta" / "info.json"
+    before = info.stat().st_mtime_ns
+    t0 = time.perf_counter()
+    assert build_demo_world(demo_world, episodes=24) == demo_path(demo_world)
+    assert time.perf_counter() - t0 < 2.0
+    assert info.stat().st_mtime_ns == before
+
+
+def test_demo_refuses_to_overwrite_a_foreign_dataset(project):
+    from studio.demo import build_demo_world, demo_path
+    from studio.errors import StudioError
+
+    root = demo_path(project)
+    (root / "meta").mkdir(parents=True)
+    (root / "meta" / "info.json").write_text("{}")
+    with pytest.raises(StudioError, match="not a demo world"):
+        build_demo_world(project, episodes=2)
+    assert (root / "meta" / "info.json").read_text() == "{}"
+
+
+def test_studio_demo_cli_builds_with_progress_then_is_a_no_op(tmp_path):
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    cmd = [sys.executable, "-m", "studio.cli", "demo", "--project", str(home), "--episodes", "4", "--workers", "1"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "building demo world [" in r.stderr and "4/4" in r.stderr
+    assert (home / "datasets" / "pick_cube_demos" / "sim" / "poses.parquet").is_file()
+    assert len((home / "demo_labels.csv").read_text().splitlines()) == 5
+    assert not [p for p in (home / "datasets").iterdir() if p.name.startswith(".")]  # no staging leftovers
+    r2 = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r2.returncode == 0 and "already built" in r2.stdout
+
+
+def test_first_launch_skips_a_home_that_has_datasets(demo_world, capsys):
+    from studio.app_runtime import prepare_first_launch
+
+    lines = []
+    prepare_first_launch(demo_world, echo=lines.append)
+    assert lines == []
+
+
+@pytest.mark.slow
+def test_first_launch_builds_the_full_demo_world_in_under_two_minutes(project):
+    from studio.app_runtime import prepare_first_launch
+    from studio.demo import is_built, read_labels
+
+    lines = []
+    t0 = time.perf_counter()
+    prepare_first_launch(project, echo=lines.append)
+    took = time.perf_counter() - t0
+    assert is_built(project) and len(read_labels(project)) == 150
+    assert any("Demo world ready" in line for line in lines)
+    assert took < 120, f"demo world took {took:.0f} s"

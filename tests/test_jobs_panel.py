@@ -1,0 +1,46 @@
+"""Train panel in headless chromium: start a job from the form and watch its progress advance."""
+
+from __future__ import annotations
+
+import re
+
+from studio import jobs
+
+
+def _progress(page) -> tuple[int, str]:
+    bar = page.locator("#train-progress-bar")
+    return int(bar.get_attribute("data-step") or 0), bar.get_attribute("data-state") or ""
+
+
+def test_panel_starts_a_job_and_shows_progress_advancing(project, serve_app, page):
+    from studio.synthetic import write_synthetic_dataset
+
+    write_synthetic_dataset(project.datasets_dir / "reach", episodes=3, frames=40, environment_state=True)
+    url = serve_app(project)
+    page.goto(url + "?panel=Train")
+    page.locator("#train-submit").wait_for(state="visible")
+    steps = page.locator("#train-steps input")
+    steps.fill("400")
+    page.locator("#train-batch input").fill("4")
+    page.locator("#train-save-freq input").fill("100")
+    page.locator("#train-submit").click()
+    page.locator("#train-message").get_by_text(re.compile(r"Queued job \d+")).wait_for(timeout=30_000)
+
+    (job,) = jobs.list_jobs(project)
+    assert job.spec["steps"] == 400 and job.spec["dataset"].endswith("reach")
+    page.wait_for_function(
+        "() => { const b = document.querySelector('#train-progress-bar');"
+        " return b && Number(b.dataset.step) > 0; }", timeout=150_000)
+    first, _ = _progress(page)
+    page.wait_for_function(
+        f"() => Number(document.querySelector('#train-progress-bar').dataset.step) > {first}", timeout=60_000)
+    later, state = _progress(page)
+    assert later > first and state in ("running", "succeeded")
+    assert page.locator("#train-queue").get_by_text(job.name).count() >= 1
+    assert page.locator("#train-loss .js-plotly-plot").count() == 1  # the loss curve is drawn
+
+    # cancel from the panel: the trainer's process group is stopped
+    page.locator("#train-cancel").click()
+    page.locator("#train-message").get_by_text(re.compile(r"cancelled")).wait_for(timeout=30_000)
+    assert jobs.get_job(project, job.id).state in (jobs.CANCELLED, jobs.SUCCEEDED)
+    assert not page.console_errors.errors()

@@ -1,0 +1,67 @@
+"""The Ray backend against a local Ray instance that the test starts and stops."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from studio import jobs
+from studio.errors import JobError
+
+# Starts a one-CPU local Ray instance, prints its address, and shuts it down when stdin closes.
+RAY_HEAD = """
+import sys, ray
+ray.init(num_cpus=1, include_dashboard=False, logging_level="ERROR", _node_ip_address="127.0.0.1")
+print(ray.get_runtime_context().gcs_address, flush=True)
+sys.stdin.read()
+ray.shutdown()
+"""
+
+
+@pytest.fixture
+def ray_cluster():
+    proc = subprocess.Popen([sys.executable, "-c", RAY_HEAD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        address = proc.stdout.readline().strip()
+        assert address, "the local Ray instance did not start"
+        yield address
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_ray_backend_needs_an_address(project, tmp_path):
+    from studio.jobs.ray_backend import check_available
+
+    with pytest.raises(JobError, match="ray.address"):
+        check_available(project)
+
+
+def test_job_runs_on_ray_and_returns_artifacts_to_the_project(project, tmp_path, ray_cluster):
+    from studio.synthetic import write_synthetic_dataset
+
+    ds = write_synthetic_dataset(tmp_path / "reach", episodes=2, frames=30, environment_state=True)
+    project.set_setting("ray.address", ray_cluster)
+    spec = jobs.validate(project, dataset=str(ds), policy="act", steps=8, batch_size=4, save_freq=4)
+    job = jobs.submit(project, spec, backend="ray")
+    (job,) = jobs.wait(project, [job.id], timeout=300, poll_s=0.5)
+    assert job.state == jobs.SUCCEEDED, (job.error, jobs.tail(job.log_path))
+    assert "running on a Ray worker" in job.log_path.read_text()
+    steps = [r["step"] for r in jobs.step_records(jobs.read_metrics(job.metrics_path))]
+    assert steps == list(range(1, 9))
+    cks = jobs.list_checkpoints(project, job_id=job.id)
+    assert [c.step for c in cks] == [4, 8]
+    for c in cks:  # the checkpoints now live in the project's job folder, pointing at local paths
+        assert Path(c.path).is_relative_to(job.folder) and c.exists
+        cfg = json.loads((c.pretrained_dir / "train_config.json").read_text())
+        assert cfg["output_dir"] == str(job.output_dir) and cfg["dataset"]["root"] == str(ds)
+    assert all(str(job.output_dir) in r["path"] for r in jobs.read_metrics(job.metrics_path)
+               if r["kind"] == "checkpoint")

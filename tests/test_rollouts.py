@@ -1,0 +1,130 @@
+"""studio.sim.rollout: rollout sets (LeRobot v3.0 + sim sidecar + summary.json), fixed
+seeds over worker processes, scripted and lerobot-checkpoint policies, `studio eval`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MUJOCO_GL", "osmesa")
+
+SUMMARY_KEYS = {"n_episodes", "success_rate", "mean_progress", "policy", "env", "seeds", "episodes"}
+EPISODE_KEYS = {"episode_index", "seed", "success", "progress", "steps", "time_to_success_s"}
+
+
+def _studio(*args, timeout=300):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "MUJOCO_GL": os.environ.get("MUJOCO_GL", "osmesa")}
+    return subprocess.run([sys.executable, "-m", "studio.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def test_rollout_sets_follow_the_contract(rollout_pair):
+    import pandas as pd
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    summaries = []
+    for path in rollout_pair:
+        s = json.loads((path / "summary.json").read_text())
+        assert SUMMARY_KEYS <= set(s)
+        assert s["env"] == "pick_cube" and s["n_episodes"] == 10 and s["seeds"] == list(range(10))
+        assert all(EPISODE_KEYS <= set(e) for e in s["episodes"])
+        assert [e["seed"] for e in s["episodes"]] == s["seeds"]
+        assert s["success_rate"] == pytest.approx(sum(e["success"] for e in s["episodes"]) / 10)
+        assert 0.0 <= s["mean_progress"] <= 1.0
+        for e in s["episodes"]:
+            assert (e["time_to_success_s"] is not None) == e["success"]
+            assert e["progress"] == 1.0 if e["success"] else e["progress"] < 1.0
+        ds = LeRobotDataset("local/rollouts", root=path)
+        assert ds.num_episodes == 10
+        lengths = pd.read_parquet(path / "meta" / "episodes").sort_values("episode_index").length.tolist()
+        assert lengths == [e["steps"] for e in s["episodes"]]
+        assert json.loads((path / "sim" / "env.json").read_text())["env"] == "pick_cube"
+        poses = pd.read_parquet(path / "sim" / "poses.parquet")
+        assert poses.groupby("episode_index").frame_index.max().add(1).tolist() == lengths
+        # per-frame outcomes in the dataset agree with the summary
+        frames = pd.read_parquet(path / "data")
+        last = frames.groupby("episode_index")["next.success"].max().astype(bool).tolist()
+        assert last == [e["success"] for e in s["episodes"]]
+        summaries.append(s)
+    expert, novice = summaries
+    assert expert["policy"] == "scripted:expert" and novice["policy"] == "scripted:novice"
+    assert expert["success_rate"] >= 0.9 and expert["success_rate"] > novice["success_rate"]
+    assert expert["mean_progress"] >= novice["mean_progress"]
+
+
+def test_two_workers_give_the_same_episodes_as_one(rollout_pair, tmp_path):
+    from studio.sim.rollout import load_rollout, run_rollouts
+
+    par = run_rollouts("scripted:novice", episodes=4, workers=2, seed=0, out=tmp_path / "par")
+    ref = load_rollout(rollout_pair[1]).summary["episodes"][:4]
+    got = load_rollout(par).summary["episodes"]
+    strip = lambda es: [{k: e[k] for k in ("seed", "success", "progress", "steps")} for e in es]  # noqa: E731
+    assert strip(got) == strip(ref)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # staged and renamed
+
+
+def test_rollouts_refuse_bad_input(tmp_path, rollout_pair):
+    from studio.errors import StudioError
+    from studio.sim.rollout import run_rollouts
+
+    with pytest.raises(StudioError, match="unknown operator profile"):
+        run_rollouts("scripted:wizard", out=tmp_path / "a")
+    with pytest.raises(StudioError, match="neither scripted"):
+        run_rollouts(str(tmp_path / "missing"), out=tmp_path / "b")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(StudioError, match="no lerobot checkpoint"):
+        run_rollouts(str(tmp_path / "empty"), out=tmp_path / "c")
+    with pytest.raises(StudioError, match="already exists"):
+        run_rollouts("scripted:expert", out=rollout_pair[0])
+    with pytest.raises(StudioError, match="unknown environment"):
+        run_rollouts("scripted:expert", env="mars", out=tmp_path / "d")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]
+
+
+def test_studio_eval_cli_errors_are_one_sentence(tmp_path):
+    r = _studio("eval", "scripted:wizard", "--project", tmp_path / "home")
+    assert r.returncode == 2 and r.stderr.startswith("error: operator: unknown operator profile")
+
+
+def _train_act(dataset_root: Path, out: Path) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("lerobot-train")
+    args = [
+        str(exe), "--policy.type=act", "--policy.dim_model=64", "--policy.n_heads=2",
+        "--policy.dim_feedforward=256", "--policy.chunk_size=10", "--policy.n_action_steps=10",
+        "--policy.n_encoder_layers=1", "--policy.n_decoder_layers=1", "--policy.use_vae=false",
+        "--policy.push_to_hub=false", "--policy.device=cpu", "--dataset.video_backend=pyav",
+        "--policy.pretrained_backbone_weights=null", "--dataset.repo_id=local/pick_cube_demos",
+        f"--dataset.root={dataset_root}", f"--output_dir={out}", "--steps=20", "--batch_size=8",
+        "--save_freq=20", "--num_workers=0", "--wandb.enable=false",
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    return subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
+
+
+def test_act_trains_on_the_demo_world_and_its_checkpoint_rolls_out(demo_world, tmp_path):
+    from studio.datasets import open_dataset
+    from studio.demo import demo_path
+
+    r = _train_act(demo_path(demo_world), tmp_path / "train")
+    assert r.returncode == 0, r.stderr[-3000:]
+    ckpt = tmp_path / "train" / "checkpoints" / "000020"
+    assert (ckpt / "pretrained_model" / "model.safetensors").is_file()
+
+    out = tmp_path / "ro"
+    r = _studio("eval", ckpt, "--env", "pick_cube", "--episodes", "2", "--workers", "2", "--seed", "5",
+                "--out", out, "--max-steps", "25", "--project", tmp_path / "home")
+    assert r.returncode == 0, r.stderr[-3000:]
+    s = json.loads((out / "summary.json").read_text())
+    assert s["n_episodes"] == 2 and s["seeds"] == [5, 6]
+    assert s["policy"] == str((ckpt / "pretrained_model").resolve())
+    assert all(e["steps"] == 25 or e["success"] for e in s["episodes"])  # the policy acted every step
+
+    info = _studio("info", out)
+    assert info.returncode == 0, info.stderr
+    assert "problems  none" in info.stdout or "problems: none" in info.stdout
+    assert open_dataset(out).problems == ()
