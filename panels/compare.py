@@ -4,9 +4,7 @@ playback of one seed. All numbers come from studio.compare; this panel only driv
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -29,18 +27,8 @@ LEGEND = ("Each cell: seed, then A's and B's outcome (✓ success, ◐ partial, 
 
 
 def set_choices(ctx: AppContext) -> list[tuple[str, str]]:
-    """(label, path) for every rollout set the project knows: 'name — policy (n rollouts)'."""
-    out = []
-    for name, path in cmp.list_rollout_sets(ctx.project):
-        label = name
-        try:
-            summary = json.loads((path / cmp.SUMMARY).read_text())
-            policy, n = summary.get("policy"), summary.get("n_episodes") or len(summary.get("episodes") or [])
-            label = f"{name} — {policy} ({n} rollouts)" if policy and policy != name else f"{name} ({n} rollouts)"
-        except (OSError, ValueError, AttributeError):
-            pass
-        out.append((label, str(path)))
-    return out
+    """(label, path) for every rollout set the project knows: 'name — checkpoint (n rollouts)'."""
+    return [(ref.label, str(ref.path)) for ref in cmp.list_rollout_sets(ctx.project)]
 
 
 def failures_markdown(ctx: AppContext, extra: list[str] | None = None) -> str:

@@ -108,8 +108,8 @@ def histogram(facts, res, metric: str):
     fig = go.Figure()
     if metric in facts.columns:
         mask = facts["episode_index"].astype(int).isin(set(res.episodes))
-        fig.add_trace(go.Histogram(x=facts.loc[~mask, metric], name="rest", opacity=0.6, marker_color="#9aa5b1"))
-        fig.add_trace(go.Histogram(x=facts.loc[mask, metric], name="selection", opacity=0.75, marker_color="#2f7ed8"))
+        fig.add_trace(go.Histogram(x=facts.loc[~mask, metric].astype(float), name="rest", opacity=0.6, marker_color="#9aa5b1"))
+        fig.add_trace(go.Histogram(x=facts.loc[mask, metric].astype(float), name="selection", opacity=0.75, marker_color="#2f7ed8"))
     fig.update_layout(barmode="overlay", title=f"{metric} per episode", height=300, margin=dict(l=40, r=10, t=40, b=40),
                       xaxis_title=metric, yaxis_title="episodes")
     return fig
@@ -124,7 +124,7 @@ def scatter(facts, res, x: str, y: str):
         for sel_flag, name, color in ((False, "rest", "#9aa5b1"), (True, "selection", "#2f7ed8")):
             part = facts[mask == sel_flag]
             fig.add_trace(go.Scatter(
-                x=part[x], y=part[y], mode="markers", name=name, marker=dict(color=color, size=8),
+                x=part[x].astype(float), y=part[y].astype(float), mode="markers", name=name, marker=dict(color=color, size=8),
                 customdata=part["episode_index"].astype(int).to_numpy(),
                 hovertemplate="episode %{customdata}<br>" + x + " %{x:.3f}<br>" + y + " %{y:.3f}<extra></extra>",
             ))
@@ -227,7 +227,9 @@ def build(ctx: AppContext) -> None:
     from studio.curation.metrics import registered_metrics
 
     default_metrics = [m.name for m in registered_metrics(ctx.plugins)]
-    default_weights = weights_text({m.name: m.weight for m in registered_metrics(ctx.plugins)})
+    from studio.curation.score import effective_weights
+
+    default_weights = weights_text(effective_weights({m.name: m for m in registered_metrics(ctx.plugins)}, ctx.project))
 
     gr.HTML(HIDE_CSS, padding=False)
     gr.Markdown("Find the **successful, consistent, efficient and fluent** demonstrations: filter by metric, "

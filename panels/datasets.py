@@ -56,6 +56,14 @@ def catalog(ctx: AppContext, ds):
     return catalog_for(ds, ctx.project, plugin_host=ctx.plugins)
 
 
+def views_markdown(ctx: AppContext, ds) -> str:
+    cat = catalog(ctx, ds)
+    frame_cols = [c for c in cat.frame_columns if "." in c][:4]
+    example = ", ".join(f'`"{c}"`' for c in frame_cols) or "`episode_index`"
+    return ("Read-only SQL (one `SELECT`) over the views " + ", ".join(f"`{v}`" for v in cat.views()) +
+            f". `frames` has one row per frame and one column per joint, e.g. {example}.")
+
+
 def overview_markdown(ds) -> str:
     s = ds.summary()
     hours = s["duration_s"] / 3600
@@ -214,8 +222,9 @@ def build(ctx: AppContext) -> None:
                                 max_height=420)
 
     with gr.Tab("SQL", elem_id="datasets-tab-sql"):
-        gr.Markdown("Read-only SQL over the views `frames` (one row per frame, one column per joint, e.g. "
-                    "`\"action.gripper.pos\"`), `episodes`, `tasks` and plugin views.")
+        views_md = gr.Markdown("Read-only SQL over the views `frames` (one row per frame, one column per joint, e.g. "
+                               "`\"action.gripper.pos\"`), `episodes`, `tasks` and plugin views.",
+                               elem_id="datasets-views")
         sql = gr.Code(value=DEFAULT_SQL, language="sql", lines=3, label="SQL", elem_id="datasets-sql",
                       interactive=True)
         with gr.Row():
@@ -250,7 +259,7 @@ def build(ctx: AppContext) -> None:
         first = int(ds.episodes["episode_index"].iloc[0]) if ds.total_episodes else 0
         return (
             src.strip(), overview_markdown(ds), gr.update(choices=cols, value="episode_index"), False, 1, df, info,
-            gr.update(choices=source_choices(ctx)), first,
+            gr.update(choices=source_choices(ctx)), first, views_markdown(ctx, ds),
         )
 
     def _ds(src):
@@ -310,7 +319,7 @@ def build(ctx: AppContext) -> None:
         return int(df.iloc[int(row)]["episode_index"])
 
     pick.change(on_pick, pick, source, queue=False)
-    open_outputs = [current, overview, sort, desc, page, episodes, page_info, pick, ep_num]
+    open_outputs = [current, overview, sort, desc, page, episodes, page_info, pick, ep_num, views_md]
     open_btn.click(on_open, [source, size], open_outputs)
     source.submit(on_open, [source, size], open_outputs)
     page_inputs = [current, sort, desc, page, size]
@@ -325,10 +334,19 @@ def build(ctx: AppContext) -> None:
     episodes.select(on_select_row, [current, episodes], ep_num).then(
         on_episode, [current, ep_num], [ep_info, cameras, cam_note, joints])
 
-    def refresh_choices():
-        return gr.update(choices=source_choices(ctx))
+    def on_load(request: gr.Request):
+        wanted = (request.query_params.get("dataset") or "") if request else ""
+        return gr.update(choices=source_choices(ctx)), (wanted or gr.update())
 
-    ctx.handlers["on_load:datasets"] = lambda demo: demo.load(refresh_choices, None, pick, queue=False)
+    def open_from_url(src, size_v, request: gr.Request):
+        wanted = (request.query_params.get("dataset") or "") if request else ""
+        if not wanted:  # nothing asked for in the URL: leave the panel as it is
+            return [gr.update()] * len(open_outputs)
+        return on_open(src, size_v)
+
+    # `?panel=Datasets&dataset=<folder or owner/name>` opens a dataset directly (links from other panels).
+    ctx.handlers["on_load:datasets"] = lambda demo: demo.load(on_load, None, [pick, source], queue=False).then(
+        guarded(open_from_url), [source, size], open_outputs)
 
 
 PANEL = Panel(name="Datasets", build=build, order=10, description="Open, validate, browse and query datasets")

@@ -15,6 +15,16 @@ from panels.common import guarded
 from panels.registry import AppContext, Panel
 
 CSS_CLASSES = "ws-cell"
+STYLE = """<style>
+.ws-cell { border: 1px solid var(--border-color-primary); border-radius: 8px; margin-bottom: 10px; }
+.ws-cell-markdown { background: transparent !important; border-color: transparent; }
+.ws-cell-label { font-size: 0.85em; opacity: 0.75; }
+.ws-check { padding: 4px 10px !important; border-radius: 6px; }
+.ws-check-pass { background: #e3f4ea !important; color: #14532d; }
+.ws-check-fail { background: #fdecea !important; color: #7f1d1d; }
+.ws-check-todo { background: #f3f4f6 !important; }
+.ws-error { color: #b91c1c; }
+</style>"""
 RUN_PERMISSION = {"curate": "select", "train": "train", "evaluate": "evaluate"}
 LANGUAGE = {"sql": "sql", "chart": "sql", "curate": "sql"}
 DEMO_DATASET = "pick_cube_demos"
@@ -36,13 +46,16 @@ def _status(text: str) -> str:
     return f"<small>{text}</small>"
 
 
-def _check_markdown(cell, check) -> str:
+def _check_markdown(cell, check) -> tuple[str, str]:
+    """The check line under a cell and its CSS class."""
     from studio.workspaces.checks import CHECKS
 
     if check is None:
         doc = CHECKS[cell.check].doc if cell.check in CHECKS else cell.check
-        return f"⬜ **Check:** run this cell ({doc})"
-    return ("✅ " if check.passed else "❌ ") + check.message
+        return f"○ **Check:** run this cell — {doc[0].lower() + doc[1:]}", "ws-check-todo"
+    if check.passed:
+        return f"✔ {check.message}", "ws-check-pass"
+    return f"✘ {check.message}", "ws-check-fail"
 
 
 def _progress_markdown(nb) -> str:
@@ -51,7 +64,7 @@ def _progress_markdown(nb) -> str:
     title = f"### {nb.workspace.title}" if not nb.error else f"### {nb.name}"
     done, total = nb.checks_done() if not nb.error else (0, 0)
     if total:
-        mark = "🎉 All steps done!" if done == total else f"{done} of {total} steps checked"
+        mark = "all steps done — well done!" if done == total else f"{done} of {total} steps done"
         return f"{title}\n**Guided workspace** · {mark}"
     return title
 
@@ -74,6 +87,7 @@ def build(ctx: AppContext) -> None:
 
         ctx.handlers["default_panel"] = default_panel
 
+    gr.HTML(STYLE, visible=True, padding=False)
     nb_state = gr.State(None)
     tick = gr.State(0)
     with gr.Row(equal_height=True):
@@ -173,11 +187,10 @@ def build(ctx: AppContext) -> None:
 
     @gr.render(inputs=[nb_state], triggers=[tick.change])
     def render(nb):
-        print("RENDER", nb, flush=True)
         if nb is None:
             return
         if nb.error:
-            gr.Markdown(f"⚠️ **This workspace file is invalid:** {nb.error}", elem_id="ws-error")
+            gr.Markdown(f"**This workspace file is invalid:** {nb.error}", elem_id="ws-error", elem_classes="ws-error")
             raw = gr.Code(value=nb.raw, language="markdown", label=nb.path.name, elem_id="ws-raw", interactive=True)
             fix = gr.Button("Save and reopen", elem_id="ws-repair")
 
@@ -196,7 +209,7 @@ def build(ctx: AppContext) -> None:
 def _render_cell(ctx: AppContext, nb, i: int, cell, tick, header, status) -> None:
     markdown = cell.kind == "markdown"
     result = nb.results[i] if i < len(nb.results) else None
-    with gr.Group(elem_id=f"ws-cell-{i}", elem_classes=CSS_CLASSES):
+    with gr.Column(elem_id=f"ws-cell-{i}", elem_classes=[CSS_CLASSES, f"ws-cell-{cell.kind}"]):
         with gr.Row(equal_height=True):
             label = f"`{i + 1}` **{cell.kind}**" + (f" · `{cell.id}`" if cell.id else "")
             gr.Markdown(label, elem_id=f"ws-cell-{i}-label", elem_classes="ws-cell-label")
@@ -213,13 +226,13 @@ def _render_cell(ctx: AppContext, nb, i: int, cell, tick, header, status) -> Non
             editor = gr.Code(value=nb.body(i), language=LANGUAGE.get(cell.kind), show_label=False,
                              elem_id=f"ws-cell-{i}-editor", lines=max(2, min(12, nb.body(i).count("\n") + 1)))
         if result is not None and result.error:
-            gr.Markdown(f"❌ {result.error}", elem_id=f"ws-cell-{i}-error")
+            gr.Markdown(f"✘ {result.error}", elem_id=f"ws-cell-{i}-error", elem_classes="ws-error")
         if result is not None:
             for j, out in enumerate(result.outputs):
                 _render_output(out, f"ws-cell-{i}-out-{j}", markdown)
         if cell.check:
-            gr.Markdown(_check_markdown(cell, result.check if result else None), elem_id=f"ws-cell-{i}-check",
-                        elem_classes="ws-check")
+            text, cls = _check_markdown(cell, result.check if result else None)
+            gr.Markdown(text, elem_id=f"ws-cell-{i}-check", elem_classes=["ws-check", cls])
 
     editor.change(lambda body, nb=nb, i=i: nb.edit(i, body), editor, None, queue=False, show_progress="hidden")
 

@@ -51,9 +51,14 @@ def _jerk_sq(fr, which):
     j = np.zeros(len(z), dtype=np.float64)
     if len(z) < 4:
         return j
-    d3 = z[3:] - 3 * z[2:-1] + 3 * z[1:-2] - z[:-3]
-    j[3:] = np.einsum("ij,ij->i", d3, d3) * float(fr.fps) ** 6
-    del d3
+    acc = np.zeros(len(z) - 3, dtype=np.float32)
+    for k in range(z.shape[1]):  # per dimension: no (frames × dims) temporaries
+        c = z[:, k]
+        d3 = c[3:] - c[:-3] + 3 * (c[1:-2] - c[2:-1])
+        acc += d3 * d3
+    j[3:] = acc
+    j *= float(fr.fps) ** 6
+    del acc
     j[fr.position_in_episode() < 3] = 0.0
     return j
 
@@ -137,14 +142,17 @@ def gripper_toggles(fr):
     lo, hi = np.percentile(sample, [1, 99])
     if hi - lo <= 1e-9:
         return np.zeros(fr.n_episodes)
-    u = (g - lo) / (hi - lo)
-    state = np.where(u > 0.6, 1.0, np.where(u < 0.4, 0.0, np.nan))
-    state[fr.starts] = (u[fr.starts] >= 0.5).astype(np.float64)
+    u = (g - np.float32(lo)) / np.float32(hi - lo)
+    state = np.full(len(u), np.nan, dtype=np.float32)
+    state[u > 0.6] = 1.0
+    state[u < 0.4] = 0.0
+    state[fr.starts] = (u[fr.starts] >= 0.5).astype(np.float32)
+    del u
     # forward-fill the undecided frames (hysteresis) without a loop
     idx = np.where(np.isnan(state), 0, np.arange(len(state)))
     np.maximum.accumulate(idx, out=idx)
     state = state[idx]
-    change = np.zeros(len(state))
+    change = np.zeros(len(state), dtype=np.float32)
     change[1:] = state[1:] != state[:-1]
     change[fr.starts] = 0
     return fr.segment_sum(change)
@@ -154,14 +162,16 @@ def action_saturation(fr):
     """Share of frames with a command dimension pinned at its dataset-wide limit."""
     x = fr.command
     g = fr.gripper_dim("command")
-    if g is not None and x.shape[1] > 1:  # an open/closed gripper sits at its limits by design
-        x = np.delete(x, g, axis=1)
-    lo = x.min(axis=0)
-    hi = x.max(axis=0)
-    tol = SATURATION_TOL * np.maximum(hi - lo, 1e-9)
-    span_ok = (hi - lo) > 1e-9
-    at = ((x <= lo + tol) | (x >= hi - tol)) & span_ok
-    sat = at.any(axis=1).astype(np.float32)
+    # an open/closed gripper sits at its limits by design
+    dims = [j for j in range(x.shape[1]) if j != g or x.shape[1] == 1]
+    sat = np.zeros(len(x), dtype=bool)
+    for j in dims:  # one dimension at a time: no (frames × dims) temporaries
+        col = x[:, j]
+        lo, hi = float(col.min()), float(col.max())
+        if hi - lo <= 1e-9:
+            continue
+        tol = SATURATION_TOL * (hi - lo)
+        sat |= (col <= lo + tol) | (col >= hi - tol)
     return fr.segment_mean(sat)
 
 
@@ -231,9 +241,18 @@ def _episode_notes_frame(dataset, project):
 
 
 def _metrics_frame(dataset, project):
-    from studio.curation.score import scored_metrics
+    import logging
 
-    return scored_metrics(dataset, project).df
+    import pandas as pd
+
+    from studio.curation.score import nullable, scored_metrics
+    from studio.errors import StudioError
+
+    try:
+        return nullable(scored_metrics(dataset, project).df)
+    except StudioError as exc:  # e.g. no numeric feature: the view exists, with no metric columns
+        logging.getLogger("studio.curation").info("metrics view of %s: %s", dataset.root, exc.sentence())
+        return pd.DataFrame({"episode_index": dataset.episodes["episode_index"].astype("int64").to_numpy()})
 
 
 @hookimpl

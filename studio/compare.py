@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from statistics import NormalDist
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -410,26 +410,48 @@ def resolve_rollout_path(ref: str | Path, project=None) -> Path:
     raise CompareError(where, f"no such rollout set{hint}")
 
 
-def list_rollout_sets(project) -> list[tuple[str, Path]]:
-    """(name, path) of every rollout set the project knows, newest first: folders with a
-    summary.json under rollouts/ (two levels deep) and the sets registered for review."""
-    found: dict[Path, str] = {}
+class RolloutSetRef(NamedTuple):
+    """A rollout set the project knows: its name, folder, checkpoint (or policy) and size."""
+
+    name: str
+    path: Path
+    checkpoint: str
+    n_episodes: int
+
+    @property
+    def label(self) -> str:
+        who = f" — {self.checkpoint}" if self.checkpoint and self.checkpoint != self.name else ""
+        return f"{self.name}{who} ({self.n_episodes} rollout{'' if self.n_episodes == 1 else 's'})"
+
+
+def list_rollout_sets(project) -> list[RolloutSetRef]:
+    """Every rollout set the project knows, newest first: folders with a summary.json under
+    rollouts/ (two levels deep) and the sets registered for review (real-robot rollouts)."""
+    found: dict[Path, RolloutSetRef] = {}
     try:
         from studio import review
 
         for s in review.list_rollout_sets(project):
-            found.setdefault(Path(s.path).resolve(), s.name)
+            p = Path(s.path).resolve()
+            found.setdefault(p, RolloutSetRef(s.name, p, s.policy or s.checkpoint or "", int(s.n_episodes or 0)))
     except ImportError:
         pass
     root = project.rollouts_dir
     if root.exists():
         for pattern in (f"*/{SUMMARY}", f"*/*/{SUMMARY}"):
-            for p in root.glob(pattern):
-                d = p.parent.resolve()
-                if not any(part.startswith(".") for part in d.relative_to(root.resolve()).parts):
-                    found.setdefault(d, str(p.parent.relative_to(root)))
-    existing = [(name, path) for path, name in found.items() if path.exists()]
-    return sorted(existing, key=lambda np_: (-np_[1].stat().st_mtime, np_[0]))
+            for f in root.glob(pattern):
+                d = f.parent.resolve()
+                if d in found or any(part.startswith(".") for part in d.relative_to(root.resolve()).parts):
+                    continue
+                try:
+                    summary = json.loads(f.read_text())
+                    policy = str(summary.get("policy") or "")
+                    n = int(summary.get("n_episodes") or len(summary.get("episodes") or []))
+                except (OSError, ValueError, TypeError, AttributeError):
+                    policy, n = "", 0
+                found[d] = RolloutSetRef(str(f.parent.relative_to(root)), d, policy, n)
+    existing = [r for r in found.values() if r.path.exists()]
+    return sorted(existing, key=lambda r: (-r.path.stat().st_mtime, r.name))
 
 
 def _action_second_difference(rs: RolloutSet) -> np.ndarray:
@@ -445,11 +467,11 @@ def _action_second_difference(rs: RolloutSet) -> np.ndarray:
         return out
     tables = []
     for f in files:
-        t = pq.read_table(f)
-        if "action" not in t.column_names or "episode_index" not in t.column_names:
+        names = pq.read_schema(f).names
+        if "action" not in names or "episode_index" not in names:
             return out
-        cols = ["episode_index", "action"] + (["frame_index"] if "frame_index" in t.column_names else [])
-        tables.append(t.select(cols))
+        cols = ["episode_index", "action"] + (["frame_index"] if "frame_index" in names else [])
+        tables.append(pq.read_table(f, columns=cols))
     import pyarrow as pa
 
     table = pa.concat_tables(tables)

@@ -989,6 +989,7 @@ class _DataScan:
             log.debug("scan cache not writable", exc_info=True)
 
     def run(self) -> None:
+        import duckdb
         import pandas as pd
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -996,11 +997,12 @@ class _DataScan:
         root = self.o.root
         declared = {k for k, ft in self.features.items() if ft.get("dtype") not in ("video",)}
         missing_cols: set[str] = set()
-        ts_all, ep_all, idx_all, fi_all = [], [], [], []
         nonfinite: dict[str, set] = {}
         nonfinite_n: dict[str, int] = {}
         ragged: dict[str, set] = {}
-        value_checks: list[tuple[Path, str, list]] = []  # (file, rel, [(col, kind, want, is_float)])
+        # 1. per file: containment, existence, a readable footer and schema (cheap)
+        schemas: dict[Path, Any] = {}
+        rows: dict[Path, int] = {}
         for f in self.files:
             rel = _rel(f, root)
             if not _inside(f, self.o.trusted):
@@ -1011,16 +1013,20 @@ class _DataScan:
                 self.add(rel, "data file is missing")
                 continue
             try:
-                pf = pq.ParquetFile(f)
-                schema = pf.schema_arrow
-                scalars = [c for c in DEFAULT_FRAME_COLUMNS if c in schema.names]
-                table = pf.read(columns=scalars)
+                meta = pq.read_metadata(f)
+                schemas[f] = meta.schema.to_arrow_schema()
+                rows[f] = meta.num_rows
             except (OSError, pa.ArrowException) as exc:
                 self.add(rel, f"is corrupt or truncated ({_short(exc)}); its frames are left out")
-                continue
-            cols = [c for c in schema.names if (c in declared or not declared) and c not in DEFAULT_FRAME_COLUMNS]
+        # 2. the frame-order columns and the value checks, batched over files of one shape
+        groups: dict[tuple, list[Path]] = {}
+        plans: dict[tuple, list] = {}
+        for f, schema in schemas.items():
+            scalars = tuple(c for c in DEFAULT_FRAME_COLUMNS if c in schema.names)
             checks = []
-            for c in cols:
+            for c in schema.names:
+                if c in DEFAULT_FRAME_COLUMNS or (declared and c not in declared):
+                    continue
                 typ = schema.field(c).type
                 if pa.types.is_list(typ) or pa.types.is_fixed_size_list(typ) or pa.types.is_large_list(typ):
                     shape = list(self.features.get(c, {}).get("shape") or [])
@@ -1028,28 +1034,46 @@ class _DataScan:
                     checks.append((c, "list", want, pa.types.is_floating(typ.value_type)))
                 elif pa.types.is_floating(typ):
                     checks.append((c, "scalar", None, True))
-            value_checks.append((f, rel, checks))
-            self.readable_files.append(f)
+            key = (scalars, tuple(checks))
+            groups.setdefault(key, []).append(f)
+            plans[key] = checks
             missing_cols |= {k for k in declared if k not in schema.names}
-            n = table.num_rows
-            ep = table.column("episode_index").to_numpy() if "episode_index" in table.column_names else np.zeros(n, dtype=np.int64)
-            if "index" in table.column_names:
-                idx = table.column("index").to_numpy()
+        con = duckdb.connect(":memory:")
+        parts: dict[Path, dict] = {}
+        try:
+            for (scalars, checks), files in groups.items():
+                for f, cols in self._read_scalars(con, files, scalars, rows).items():
+                    parts[f] = cols
+                readable = [f for f in files if f in parts]
+                if readable:
+                    self._value_checks(con, readable, list(checks), "episode_index" in scalars,
+                                       nonfinite, nonfinite_n, ragged)
+        finally:
+            con.close()
+        ts_all, ep_all, idx_all, fi_all = [], [], [], []
+        readable = set(self.readable_files)
+        for f in self.files:  # keep the data files' order
+            cols = parts.get(f)
+            if cols is None or f not in readable:
+                continue
+            n = cols["__n"]
+            ep = cols["episode_index"] if "episode_index" in cols else np.zeros(n, dtype=np.int64)
+            if "index" in cols:
+                idx = cols["index"]
             else:
                 self.has_index = False
                 idx = np.arange(n, dtype=np.int64)
             ep_all.append(ep)
             idx_all.append(idx)
-            if "timestamp" in table.column_names:
-                ts = table.column("timestamp").to_numpy(zero_copy_only=False).astype(np.float64)
+            if "timestamp" in cols:
+                ts = cols["timestamp"].astype(np.float64)
                 ts_all.append(ts)
                 bad_ts = ~np.isfinite(ts)
                 if bad_ts.any():
                     nonfinite.setdefault("timestamp", set()).update(np.unique(ep[bad_ts]).tolist())
                     nonfinite_n["timestamp"] = nonfinite_n.get("timestamp", 0) + int(bad_ts.sum())
-            if "frame_index" in table.column_names:
-                fi_all.append(table.column("frame_index").to_numpy())
-        self._value_checks(value_checks, nonfinite, nonfinite_n, ragged)
+            if "frame_index" in cols:
+                fi_all.append(cols["frame_index"])
         for c in sorted(missing_cols):
             self.add("meta/info.json", f"feature {c!r} is declared but missing from the data files")
         for c, eps in nonfinite.items():
@@ -1106,55 +1130,92 @@ class _DataScan:
                 self.median_dt = float(np.median(good[:100_000]))
 
 
-    def _value_checks(self, value_checks, nonfinite, nonfinite_n, ragged) -> None:
-        """NaN/inf and vector-length checks in DuckDB (parallel, no Python per row)."""
-        todo = [(f, rel, checks) for f, rel, checks in value_checks if checks]
-        if not todo:
-            return
+    def _read_scalars(self, con, files: list[Path], scalars: tuple, rows: dict[Path, int]) -> dict[Path, dict]:
+        """{file: {column: array, "__n": rows}} for the frame-order columns; one query per batch
+        (rows come back file by file, in list order), file by file only when the batch fails."""
+        import duckdb
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        out: dict[Path, dict] = {}
+        if scalars:
+            try:
+                lits = ", ".join(_sql_lit(str(f)) for f in files)
+                cols = ", ".join(_sql_ident(c) for c in scalars)
+                arr = con.execute(f"SELECT {cols} FROM read_parquet([{lits}])").fetchnumpy()
+                counts = [rows[f] for f in files]
+                if sum(counts) == len(arr[scalars[0]]):
+                    ends = np.cumsum(counts)
+                    for f, b, n in zip(files, ends.tolist(), counts):
+                        out[f] = {c: np.asarray(arr[c][b - n:b]) for c in scalars}
+                        out[f]["__n"] = n
+                    self.readable_files.extend(files)
+                    return out
+            except duckdb.Error:
+                pass
+        for f in files:
+            try:
+                table = pq.read_table(f, columns=list(scalars))
+            except (OSError, pa.ArrowException) as exc:
+                self.add(_rel(f, self.o.root), f"is corrupt or truncated ({_short(exc)}); its frames are left out")
+                continue
+            out[f] = {c: table.column(c).to_numpy(zero_copy_only=False) for c in scalars}
+            out[f]["__n"] = table.num_rows
+            self.readable_files.append(f)
+        return out
+
+    def _value_checks(self, con, files, checks, has_ep, nonfinite, nonfinite_n, ragged) -> None:
+        """NaN/inf/null and vector-length checks in DuckDB over a batch of files of one shape."""
         import duckdb
 
-        con = duckdb.connect(":memory:")
+        exprs, names = [], []
+        for i, (c, kind, want, is_float) in enumerate(checks):
+            q = _sql_ident(c)
+            if kind == "list" and is_float:
+                # list_sum carries NaN/inf; list_count < len catches null elements
+                exprs.append(f"sum((NOT isfinite(list_sum({q})) OR list_count({q}) < len({q}))::INT) AS n{i}")
+                names.append((c, "nan"))
+            if kind == "list" and want is not None:
+                exprs.append(f"sum((coalesce(len({q}), -1) != {int(want)})::INT) AS r{i}")
+                names.append((c, "ragged"))
+            if kind == "scalar":
+                exprs.append(f"sum((NOT isfinite({q}) OR {q} IS NULL)::INT) AS n{i}")
+                names.append((c, "nan"))
+        if not exprs:
+            return
+        ep_expr = "episode_index" if has_ep else "0::BIGINT AS episode_index"
+        any_bad = " OR ".join(f"{e.rsplit(' AS ', 1)[1]} > 0" for e in exprs)
+
+        def run(batch):
+            lits = ", ".join(_sql_lit(str(f)) for f in batch)
+            return con.execute(f"SELECT {ep_expr}, {', '.join(exprs)} FROM read_parquet([{lits}]) "
+                               f"GROUP BY ALL HAVING {any_bad}").fetchall()
+
         try:
-            for f, rel, checks in todo:
-                exprs, names = [], []
-                for i, (c, kind, want, is_float) in enumerate(checks):
-                    q = '"' + c.replace('"', '""') + '"'
-                    if kind == "list" and is_float:
-                        # list_sum carries NaN/inf; list_count < len catches null elements
-                        exprs.append(f"sum((NOT isfinite(list_sum({q})) OR list_count({q}) < len({q}))::INT) AS n{i}")
-                        names.append((f"n{i}", c, "nan"))
-                    if kind == "list" and want is not None:
-                        exprs.append(f"sum((coalesce(len({q}), -1) != {int(want)})::INT) AS r{i}")
-                        names.append((f"r{i}", c, "ragged"))
-                    if kind == "scalar":
-                        exprs.append(f"sum((NOT isfinite({q}) OR {q} IS NULL)::INT) AS n{i}")
-                        names.append((f"n{i}", c, "nan"))
-                if not exprs:
-                    continue
-                has_ep = "episode_index" in _parquet_names(f)
-                ep_expr = "episode_index" if has_ep else "0::BIGINT AS episode_index"
-                any_bad = " OR ".join(f"{a} > 0" for a, _, _ in names)
-                sql = (f"SELECT {ep_expr}, {', '.join(exprs)} FROM read_parquet({_sql_lit(str(f))}) "
-                       f"GROUP BY ALL HAVING {any_bad}")
+            rows = run(files)
+        except duckdb.Error:
+            rows = []
+            for f in files:  # find the file that breaks the batch
                 try:
-                    rows = con.execute(sql).fetchall()
+                    rows += run([f])
                 except duckdb.Error as exc:
-                    self.add(rel, f"is corrupt or truncated ({_short(exc)}); its frames are left out")
+                    self.add(_rel(f, self.o.root), f"is corrupt or truncated ({_short(exc)}); its frames are left out")
                     if f in self.readable_files:
                         self.readable_files.remove(f)
+        for row in rows:
+            ep = int(row[0])
+            for (c, kind), val in zip(names, row[1:]):
+                if not val:
                     continue
-                for row in rows:
-                    ep = int(row[0])
-                    for (alias, c, kind), val in zip(names, row[1:]):
-                        if not val:
-                            continue
-                        if kind == "nan":
-                            nonfinite.setdefault(c, set()).add(ep)
-                            nonfinite_n[c] = nonfinite_n.get(c, 0) + int(val)
-                        else:
-                            ragged.setdefault(c, set()).add(ep)
-        finally:
-            con.close()
+                if kind == "nan":
+                    nonfinite.setdefault(c, set()).add(ep)
+                    nonfinite_n[c] = nonfinite_n.get(c, 0) + int(val)
+                else:
+                    ragged.setdefault(c, set()).add(ep)
+
+
+def _sql_ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
 
 
 def _scan_cache_dir() -> Path:

@@ -63,11 +63,22 @@ class PluginHost:
             try:
                 plugin = ep.load()
                 self.pm.register(plugin, name=ep.name)
-            except Exception as exc:  # a broken plugin must not take the studio down
+            except (Exception, SystemExit) as exc:  # a broken plugin must not take the studio down
+                log.debug("plugin %s failed to load", ep.name, exc_info=True)
                 self._fail(ep.name, f"failed to load ({type(exc).__name__}: {exc})")
+                continue
+            self._check_hooks(ep.name, plugin)
 
     def register(self, plugin: Any, name: str | None = None) -> None:
-        self.pm.register(plugin, name=name)
+        name = self.pm.register(plugin, name=name)
+        if name is not None:
+            self._check_hooks(name, plugin)
+
+    def _check_hooks(self, name: str, plugin: Any) -> None:
+        """A hookimpl whose name matches no hook spec (a typo) would silently never run: say so."""
+        unknown = sorted(hc.name for hc in (self.pm.get_hookcallers(plugin) or []) if not hc.has_spec())
+        if unknown:
+            self._fail(name, f"implements unknown hook(s) {', '.join(unknown)} (see studio/hookspecs.py for the names)")
 
     def failures(self) -> list[PluginFailure]:
         with self._lock:

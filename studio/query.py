@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import os
 import tempfile
 import threading
@@ -38,6 +39,8 @@ DENIED_FUNCTIONS = {
     "duckdb_secrets", "which_secret", "duckdb_databases", "pragma_database_list", "query", "query_table",
 }
 CORE_VIEWS = ("frames", "episodes", "tasks")
+# A statement's trailing semicolon and any comments after it (they would end the paging wrapper).
+_TRAILING = re.compile(r";(?:\s|--[^\n]*(?:\n|$)|/\*.*?\*/)*$", re.S)
 
 
 @dataclass(frozen=True)
@@ -324,7 +327,7 @@ class Catalog:
         text = self._check(query)
         limit = None if limit is None else max(0, int(limit))
         offset = max(0, int(offset or 0))
-        paged = f"SELECT * FROM ({text}) AS __q"
+        paged = f"SELECT * FROM (\n{text}\n) AS __q"  # newlines: a trailing -- comment stays inside
         if limit is not None:
             paged += f" LIMIT {limit + 1}"
         if offset:
@@ -337,7 +340,7 @@ class Catalog:
             if truncated:
                 df = df.iloc[:limit]
             if truncated or (offset and len(df) == 0):
-                total = int(self._run_limited(cur, f"SELECT count(*) AS n FROM ({text}) AS __q", timeout_s)["n"].iloc[0])
+                total = int(self._run_limited(cur, f"SELECT count(*) AS n FROM (\n{text}\n) AS __q", timeout_s)["n"].iloc[0])
             else:
                 total = offset + len(df)
         finally:
@@ -391,7 +394,7 @@ class Catalog:
         kind = str(stmt.type).split(".")[-1]
         if kind != "SELECT":
             raise QueryError("query", f"{kind} statements are not allowed; only SELECT queries run here (read-only)")
-        text = stmt.query.strip().rstrip(";").strip()
+        text = _TRAILING.sub("", stmt.query.strip()).strip()
         tree = self._parse(text)
         ctes: set[str] = set()
         tables: set[str] = set()

@@ -174,8 +174,10 @@ def _frames(rng, lengths, fps, n_joints, qual, environment_state, n_tasks) -> di
     state = start[ep] + (goal - start)[ep] * ss
     # Detour: longer path for lower quality.
     state += (1.0 - q)[:, None] * 40.0 * np.sin(np.pi * u)[:, None] * detour_dir[ep]
-    # Jerk: white noise grows as quality drops.
-    state += ((1.0 - q) ** 1.5 * 3.0 + 0.05)[:, None] * rng.standard_normal((n, n_joints))
+    # Jerk: white noise that grows as quality drops, only while the arm moves (idle stays still).
+    moving = np.sin(np.pi * u) ** 0.5
+    jerk = ((1.0 - q) ** 1.5 * 3.0 * moving + 0.02)[:, None]
+    state += jerk * rng.standard_normal((n, n_joints))
     # Gripper closes in the middle of the episode (grasp), opens at the end.
     grip = np.where((u > 0.35) & (u < 0.85), 5.0, 80.0)
     state[:, -1] = grip + rng.standard_normal(n) * 0.5

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from studio import compare as cmp
+from studio.cli import main
 from studio.compare import (
     CompareError,
     bootstrap_mean,
@@ -25,7 +26,6 @@ from studio.compare import (
     n_two_proportions,
     wilson_interval,
 )
-from studio.cli import main
 
 
 def write_rollout_set(root: Path, outcomes, *, policy: str = "", env: str = "pick_cube", fps: int = 10) -> Path:
@@ -235,8 +235,10 @@ def test_list_rollout_sets_finds_project_sets(project):
     write_rollout_set(project.rollouts_dir / "ckpt-a", [(1, True)])
     write_rollout_set(project.rollouts_dir / "job7" / "ckpt-b", [(1, False)])
     (project.rollouts_dir / ".partial-x").mkdir()
-    names = [n for n, _ in cmp.list_rollout_sets(project)]
-    assert sorted(names) == ["ckpt-a", "job7/ckpt-b"]
+    refs = {r.name: r for r in cmp.list_rollout_sets(project)}
+    assert sorted(refs) == ["ckpt-a", "job7/ckpt-b"]
+    assert refs["ckpt-a"].label == "ckpt-a (1 rollout)"
+    assert refs["job7/ckpt-b"].label == "job7/ckpt-b — ckpt-b (1 rollout)"
 
 
 # --------------------------------------------------------------------------- CLI

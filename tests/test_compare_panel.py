@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import importlib
 
-import pytest
-
 from test_compare import paired_sets
 from test_plugins import BROKEN, fake_distribution
 
@@ -57,3 +55,21 @@ def test_compare_panel_names_a_missing_choice(project, serve_app, page):
     choose_sets(page, ["A (4 rollouts)"])
     page.click("#compare-run")
     page.get_by_text("choose at least two rollout sets").first.wait_for()
+
+
+def test_compare_panel_three_sets_verdict_per_challenger_and_grid_switch(project, serve_app, page):
+    from test_compare import write_rollout_set
+
+    paired_sets(project.rollouts_dir, both=10, only_a=0, only_b=10, neither=10)
+    write_rollout_set(project.rollouts_dir / "C", [(1000 + i, i < 10) for i in range(30)])
+    page.goto(serve_app(project) + "?panel=Compare")
+    page.wait_for_selector("#compare-run")
+    choose_sets(page, ["A (30 rollouts)", "B (30 rollouts)", "C (30 rollouts)"])
+    page.click("#compare-run")
+    verdict = page.locator("#compare-verdict")
+    verdict.get_by_text("B vs baseline: B better (B)").wait_for()
+    assert "C vs baseline: no detectable difference at n=30 paired seeds" in verdict.inner_text()
+    assert "verdict C" in page.locator("#compare-table").inner_text()
+    page.locator("#compare-grid").get_by_text("1010 ✗✓").wait_for()  # A failed, B succeeded
+    page.locator("#compare-challenger label", has_text="C").click()
+    page.locator("#compare-grid").get_by_text("1010 ✗✗").wait_for()  # A and C both failed

@@ -146,7 +146,6 @@ def test_push_to_hub_offline_is_one_sentence(video_ds, tmp_path, monkeypatch):
     assert "\n" not in err.value.sentence()
 
 
-@pytest.mark.slow
 def test_lerobot_train_runs_on_export(tmp_path):
     root = tmp_path / "src"
     write_synthetic_dataset(root, episodes=6, frames=30, videos=[VIDEO], seed=8)

@@ -133,3 +133,27 @@ def test_demo_world_quality_separates_experts(demo_world):
     expert = (df["operator"] == "expert").to_numpy()
     assert 0 < expert.sum() < len(df)
     assert _auroc(df["quality_score"].to_numpy(), expert) >= 0.9
+
+
+def test_nan_episodes_are_named_not_fatal(tmp_path, project):
+    root = tmp_path / "ds"
+    write_synthetic_dataset(root, episodes=6, frames=40, seed=9)
+    f = root / "data/chunk-000/file-000.parquet"
+    df = pd.read_parquet(f)
+    bad = df.index[(df["episode_index"] == 2) & (df["frame_index"] == 5)][0]
+    act = np.stack(df["action"].to_numpy())
+    act[bad, 0] = np.nan
+    t = pq.read_table(f)
+    import pyarrow as pa
+
+    col = pa.FixedSizeListArray.from_arrays(pa.array(act.reshape(-1).astype(np.float32)), act.shape[1])
+    t = t.set_column(t.schema.get_field_index("action"), t.schema.field("action"), col)
+    pq.write_table(t, f)
+    ds = open_dataset(root)
+    sm = scored_metrics(ds, project)
+    row = sm.df.set_index("episode_index").loc[2]
+    assert np.isnan(row["jerk"]) and np.isnan(row["quality_score"])
+    assert sm.df.drop(index=2)["quality_score"].notna().all()
+    from studio.curation.selections import resolve
+
+    assert 2 not in resolve(ds, project, predicate="quality_pct >= 0").episodes

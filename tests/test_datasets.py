@@ -502,3 +502,37 @@ def test_v21_wrong_length_is_reported_once(tmp_path):
     assert has(ds, "episode 0", "metadata says length 9 but the data has 5 frames")
     assert not any("bounds" in p.what for p in ds.problems)
     assert ds.episode_bounds(2) == (10, 15)
+
+
+def test_hub_repo_from_cache_offline(base, tmp_path, monkeypatch):
+    """A cached Hub dataset opens offline; its snapshot files are symlinks into blobs/ (allowed)."""
+    import huggingface_hub.constants as c
+
+    cache = tmp_path / "hf"
+    repo = cache / "datasets--someone--cached-ds"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    snap = repo / "snapshots" / commit
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs/main").write_text(commit)
+    for src in sorted(p for p in base.rglob("*") if p.is_file()):
+        rel = src.relative_to(base)
+        blob = repo / "blobs" / hashlib.sha256(src.read_bytes()).hexdigest()
+        shutil.copy(src, blob)
+        dst = snap / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(os.path.relpath(blob, dst.parent), dst)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(c, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(c, "HF_HUB_CACHE", str(cache))
+    before = snapshot(repo)
+    ds = open_dataset("someone/cached-ds")
+    assert snapshot(repo) == before
+    assert ds.repo_id == "someone/cached-ds" and ds.name == "someone/cached-ds"
+    assert ds.problems == () and ds.total_frames == 36 and len(ds.data_files()) == 1
+    from studio.plugins import PluginHost
+    from studio.query import Catalog
+
+    cat = Catalog(dataset=ds).build(PluginHost(load_entry_points=False))
+    assert cat.sql("SELECT count(*) AS n FROM frames").df["n"][0] == 36
+    assert ds.video_location("observation.images.front", 0).exists

@@ -99,3 +99,27 @@ def test_panel_opens_dataset_and_runs_query(project, serve_app, page):
     page.locator("#datasets-run").click()
     page.get_by_text("read_csv() is not allowed").first.wait_for()
     assert not page.console_errors.errors(), page.console_errors
+
+
+def test_panel_url_opens_so101_and_plots_six_joints(project, serve_app, page):
+    if not SO101.exists():
+        pytest.skip(f"acceptance dataset absent at {SO101}")
+    from urllib.parse import quote
+
+    url = serve_app(project)
+    page.goto(url + "?panel=Datasets&dataset=" + quote(str(SO101)))
+    page.locator("#datasets-overview").get_by_text("Problems (2)").wait_for()
+    text = page.locator("#datasets-overview").inner_text()
+    assert "so101_follower" in text and "1,492" in text and "0 present, 4 missing" in text
+    page.locator("#datasets-page-info").get_by_text("page 1 of 1 · 4 episodes").wait_for()
+    page.get_by_role("tab", name="SQL").click()
+    page.locator("#datasets-run").click()  # the pre-filled query
+    page.locator("#datasets-sql-status").get_by_text("4 rows").wait_for()
+    page.get_by_role("tab", name="Episode", exact=True).click()
+    page.locator("#datasets-show-episode").click()
+    page.locator("#datasets-episode-info").get_by_text("Episode 0").wait_for()
+    for joint in ("shoulder_pan.pos", "shoulder_lift.pos", "elbow_flex.pos", "wrist_flex.pos", "wrist_roll.pos", "gripper.pos"):
+        page.locator("#datasets-joints").get_by_text(joint, exact=True).first.wait_for()
+    page.locator("#datasets-camera-note").get_by_text("observation.images.front").wait_for()
+    assert "absent" in page.locator("#datasets-camera-note").inner_text()
+    assert not page.console_errors.errors(), page.console_errors

@@ -96,28 +96,6 @@ def test_every_policy_builds_its_lerobot_config(train_ds, tmp_path):
             assert "--policy.pretrained_backbone_weights=null" in args
 
 
-def test_act_job_runs_to_succeeded_with_a_loadable_checkpoint(project, train_ds):
-    spec = jobs.validate(project, dataset=str(train_ds), policy="act", steps=10, batch_size=4, save_freq=5)
-    job = jobs.submit(project, spec)
-    assert job.state == jobs.QUEUED
-    (job,) = jobs.wait(project, [job.id], timeout=180, poll_s=0.3)
-    assert job.state == jobs.SUCCEEDED, (job.error, jobs.tail(job.log_path))
-    steps = [r["step"] for r in jobs.step_records(jobs.read_metrics(job.metrics_path))]
-    assert steps == list(range(1, 11))  # exact per-step progress, not lerobot's rounded log line
-    rec = jobs.step_records(jobs.read_metrics(job.metrics_path))[-1]
-    assert {"loss", "lr", "grad_norm", "samples_per_s", "eta_s"} <= rec.keys()
-    cks = jobs.list_checkpoints(project, job_id=job.id)
-    assert [c.step for c in cks] == [5, 10]
-    assert all(c.loss is not None and c.dataset == str(train_ds) for c in cks)
-    final = jobs.final_checkpoint(project, job)
-    assert final.step == 10
-
-    from lerobot.policies.act.modeling_act import ACTPolicy
-
-    policy = ACTPolicy.from_pretrained(str(final.pretrained_dir))
-    assert policy.config.dim_model == 64 and policy.config.chunk_size == 10
-
-
 def test_sigkilled_trainer_is_interrupted_and_resumes_to_succeeded(project, train_ds):
     spec = jobs.validate(project, dataset=str(train_ds), policy="act", steps=60, batch_size=4, save_freq=10)
     job = jobs.submit(project, spec)
@@ -206,19 +184,64 @@ def test_queue_respects_concurrency_and_cancel_stops_the_process_group(project, 
     jobs.cancel(project, retried.id)
 
 
-def test_pretrain_posttrain_pipeline_starts_stage_two_from_stage_one(project, train_ds, curated_ds):
+def test_act_job_succeeds_with_a_loadable_checkpoint_and_post_train_starts_from_it(project, train_ds, curated_ds):
+    # one pipeline covers both: stage 1 is a plain 10-step ACT job, stage 2 post-trains from it
     pipe = jobs.submit_pretrain_posttrain(project, pretrain=str(train_ds), posttrain=str(curated_ds),
-                                          pretrain_steps=6, posttrain_steps=4, batch_size=4)
+                                          pretrain_steps=10, posttrain_steps=4, batch_size=4, save_freq=5)
     s1, s2 = pipe.jobs
+    assert (s1.state, s2.state) == (jobs.QUEUED, jobs.QUEUED)
     assert (s1.stage, s2.stage, s2.depends_on) == (1, 2, s1.id)
     done = jobs.wait(project, [s1.id, s2.id], timeout=240, poll_s=0.3)
     assert [j.state for j in done] == [jobs.SUCCEEDED, jobs.SUCCEEDED], [j.error for j in done]
-    stage1_final = jobs.final_checkpoint(project, done[0])
+    job = done[0]
+
+    records = jobs.step_records(jobs.read_metrics(job.metrics_path))
+    assert [r["step"] for r in records] == list(range(1, 11))  # exact per-step progress, not lerobot's log
+    assert {"loss", "lr", "grad_norm", "samples_per_s", "eta_s"} <= records[-1].keys()
+    cks = jobs.list_checkpoints(project, job_id=job.id)
+    assert [c.step for c in cks] == [5, 10]
+    assert all(c.loss is not None and c.dataset == str(train_ds) for c in cks)
+    final = jobs.final_checkpoint(project, job)
+    assert final.step == 10
+
+    from lerobot.policies.act.modeling_act import ACTPolicy
+
+    policy = ACTPolicy.from_pretrained(str(final.pretrained_dir))
+    assert policy.config.dim_model == 64 and policy.config.chunk_size == 10
+
     launch = json.loads((done[1].run_dir / "launch.json").read_text())
-    assert f"--policy.path={stage1_final.pretrained_dir}" in launch["args"]
+    assert f"--policy.path={final.pretrained_dir}" in launch["args"]
     s2_final = jobs.final_checkpoint(project, done[1])
-    assert s2_final.init_from == str(stage1_final.pretrained_dir)
+    assert s2_final.init_from == str(final.pretrained_dir)
     assert s2_final.dataset == str(curated_ds)
     cfg = json.loads((s2_final.pretrained_dir / "train_config.json").read_text())
     assert cfg["steps"] == 4 and cfg["dataset"]["root"] == str(curated_ds)
     assert jobs.get_pipeline(project, pipe.id).state == jobs.SUCCEEDED
+
+
+def test_post_train_stage_is_cancelled_when_pre_train_fails_and_requeued_by_retry(project, train_ds, curated_ds):
+    pipe = jobs.submit_pretrain_posttrain(project, pretrain=str(train_ds), posttrain=str(curated_ds),
+                                          pretrain_steps=10, posttrain_steps=4)
+    s1, s2 = pipe.jobs
+    jobs.cancel(project, s1.id)
+    jobs.Supervisor(project).tick()
+    s2 = jobs.get_job(project, s2.id)
+    assert s2.state == jobs.CANCELLED and "did not succeed" in s2.error
+    jobs.retry(project, s1.id)
+    assert jobs.get_job(project, s2.id).state == jobs.QUEUED
+    for j in (s1, s2):
+        jobs.cancel(project, j.id)
+
+
+def test_a_saved_selection_name_trains_on_its_export(project, train_ds):
+    from studio.curation.selections import save_selection
+    from studio.datasets import open_dataset
+
+    save_selection(project, "smooth", open_dataset(train_ds), excludes=[1])
+    spec = jobs.validate(project, dataset="smooth", policy="act", steps=5)
+    assert spec.selection == "smooth" and spec.source == "smooth"
+    export = Path(spec.dataset)
+    assert export.is_relative_to(project.selections_dir)
+    assert json.loads((export / "meta" / "info.json").read_text())["total_episodes"] == 2
+    with pytest.raises(JobError, match="neither|does not exist"):
+        jobs.validate(project, dataset="no-such-selection")

@@ -4,6 +4,7 @@ rest keeps working, and the third-party path proven with tests/example_plugin in
 from __future__ import annotations
 
 import importlib
+import json
 import shutil
 import subprocess
 import sys
@@ -12,10 +13,10 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-
-from studio.compare import comparison_table, compare_paths
-from studio.plugins import PluginHost, host, reset_host
 from test_compare import paired_sets
+
+from studio.compare import compare_paths, comparison_table
+from studio.plugins import PluginHost, host, reset_host
 
 EXAMPLE = Path(__file__).parent / "example_plugin"
 
@@ -56,6 +57,14 @@ BROKEN = {
         def studio_comparison_metrics():
             return [ComparisonMetric(name="flaky metric", doc="raises", direction="higher", fn=boom)]
         """,
+    # a typo in the hook name: it would silently never run
+    "typo_hook_mod": """
+        from studio.hookspecs import hookimpl
+
+        @hookimpl
+        def studio_comparision_metrics():
+            return []
+        """,
     # returns something that is not a ComparisonMetric
     "wrong_type_mod": """
         from studio.hookspecs import hookimpl
@@ -71,7 +80,8 @@ BROKEN = {
 def broken_plugins(tmp_path, monkeypatch):
     site = fake_distribution(tmp_path / "site", "broken-plugins",
                              {"broken_import": "broken_import_mod", "raising_hook": "raising_hook_mod",
-                              "raising_metric": "raising_metric_mod", "wrong_type": "wrong_type_mod"}, BROKEN)
+                              "raising_metric": "raising_metric_mod", "wrong_type": "wrong_type_mod",
+                              "typo_hook": "typo_hook_mod"}, BROKEN)
     monkeypatch.syspath_prepend(str(site))
     importlib.invalidate_caches()
     reset_host()
@@ -97,6 +107,8 @@ def test_broken_plugins_are_reported_and_skipped(broken_plugins, tmp_path):
         "broken_import"].what
     assert failures["broken_import"].sentence().startswith("plugin 'broken_import' disabled:")
     assert "core_compare" in h.plugin_names()
+    assert failures["typo_hook"].what == ("implements unknown hook(s) studio_comparision_metrics "
+                                          "(see studio/hookspecs.py for the names)")
 
     a, b = paired_sets(tmp_path, both=20, only_a=2, only_b=10, neither=18)
     comp = compare_paths([a, b])  # the rest keeps working
@@ -112,8 +124,8 @@ def test_broken_plugins_are_reported_and_skipped(broken_plugins, tmp_path):
     assert any("flaky metric" in s for s in comp.skipped)
     # disabled for good: the next comparison neither calls them nor reports them twice
     compare_paths([a, b])
-    assert len(h.failures()) == 4
-    assert not {"raising_hook", "raising_metric", "wrong_type", "broken_import"} & set(h.plugin_names())
+    assert len(h.failures()) == 5
+    assert not {"raising_hook", "raising_metric", "wrong_type", "broken_import", "typo_hook"} & set(h.plugin_names())
 
 
 def test_plugins_command_lists_loaded_and_disabled(broken_plugins):
@@ -126,6 +138,12 @@ def test_plugins_command_lists_loaded_and_disabled(broken_plugins):
     assert "core_compare" in loaded and "plugins.core_compare" in loaded
     assert "plugin 'broken_import' disabled: failed to load (ModuleNotFoundError" in disabled
     assert "broken_import" not in loaded
+    r = subprocess.run([sys.executable, "-m", "studio.cli", "plugins", "--json"], capture_output=True, text=True,
+                       env=env)
+    out = json.loads(r.stdout)
+    assert {"name": "core_compare", "module": "plugins.core_compare", "distribution": "flywheel-studio",
+            "version": metadata.version("flywheel-studio"), "hooks": ["studio_comparison_metrics"]} in out["loaded"]
+    assert any(f["name"] == "broken_import" and "ModuleNotFoundError" in f["what"] for f in out["failed"])
 
 
 def _installer() -> list[str]:

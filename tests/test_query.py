@@ -212,3 +212,8 @@ def test_concurrent_queries_from_threads(cat):
     with ThreadPoolExecutor(4) as pool:
         out = list(pool.map(run, range(24)))
     assert out == [[10, 20, 30][i % 3] for i in range(24)]
+
+
+def test_comments_and_trailing_semicolon(cat):
+    r = cat.sql("-- longest first\nSELECT episode_index FROM episodes ORDER BY length DESC; -- done", limit=2)
+    assert r.df["episode_index"].tolist() == [2, 1] and r.truncated and r.total_rows == 3

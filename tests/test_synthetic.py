@@ -59,8 +59,10 @@ def test_lower_quality_is_jerkier_and_idler(tmp_path):
     for ep in (0, 1):
         s = np.stack(t[t.episode_index == ep]["observation.state"].to_numpy())[:, :-1]
         jerk.append(np.abs(np.diff(s, n=3, axis=0)).mean())
-        still.append((np.abs(np.diff(s, axis=0)).max(axis=1) < 0.5).mean())
+        speed = np.abs(np.diff(s, axis=0)).max(axis=1)
+        still.append((speed < 0.05 * np.percentile(speed, 95)).mean())
     assert jerk[1] > 5 * jerk[0]
+    assert still[1] > still[0] + 0.2  # the low-quality operator idles at the start and the end
     assert "observation.environment_state" not in json.loads((root / "meta/info.json").read_text())["features"]
 
 
@@ -88,3 +90,14 @@ def test_v30_loads_in_lerobot(tmp_path, monkeypatch):
     item = ds[20]
     assert tuple(item["observation.images.front"].shape) == (3, 48, 64)
     assert tuple(item["action"].shape) == (6,)
+
+
+def test_lower_quality_takes_a_longer_path(tmp_path):
+    lengths = []
+    for q in (1.0, 0.3):
+        root = write_synthetic_dataset(tmp_path / f"q{q}", episodes=1, frames=300, quality=[q], environment_state=False)
+        s = np.stack(pq.read_table(root / "data/chunk-000/file-000.parquet").column("observation.state").to_pylist())[:, :-1]
+        kernel = np.ones(15) / 15
+        smooth = np.stack([np.convolve(s[:, j], kernel, mode="valid") for j in range(s.shape[1])], axis=1)
+        lengths.append(np.linalg.norm(np.diff(smooth, axis=0), axis=1).sum())
+    assert lengths[1] > 1.2 * lengths[0]

@@ -71,6 +71,7 @@ class EpisodeFrames:
     motion_names: list[str] = field(default_factory=list)
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     environment: np.ndarray | None = None  # (n_frames, k) object/scene state when recorded
+    bad_episodes: tuple[int, ...] = ()  # episodes with NaN/inf values: their metrics are NaN
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -133,12 +134,15 @@ class EpisodeFrames:
                 g = self.gripper_dim(which)
                 if g is not None:
                     drop.add(g)
-                if drop and len(drop) < x.shape[1]:
-                    x = np.delete(x, sorted(drop), axis=1)
-                sample = x[:: max(1, len(x) // 200_000)]
+                keep = [j for j in range(x.shape[1]) if j not in drop] if len(drop) < x.shape[1] else list(range(x.shape[1]))
+                sample = x[:: max(1, len(x) // 200_000)][:, keep]
                 lo, hi = np.percentile(sample, [1, 99], axis=0)
                 scale = np.where(hi - lo > 1e-9, hi - lo, 1.0).astype(np.float32)
-                self._cache[key] = x / scale
+                # column-major: the metrics walk one dimension at a time
+                z = np.empty((len(x), len(keep)), dtype=np.float32, order="F")
+                for i, j in enumerate(keep):
+                    np.divide(x[:, j], scale[i], out=z[:, i])
+                self._cache[key] = z
         return self._cache[key]
 
     def speed(self, which: str = "motion") -> np.ndarray | None:
@@ -150,9 +154,11 @@ class EpisodeFrames:
                 self._cache[key] = None
             else:
                 sp = np.zeros(len(z), dtype=np.float32)
-                d = np.diff(z, axis=0)
-                sp[1:] = np.sqrt(np.einsum("ij,ij->i", d, d)) * np.float32(self.fps)
-                del d
+                for j in range(z.shape[1]):  # per dimension: no (frames × dims) temporaries
+                    d = z[1:, j] - z[:-1, j]
+                    sp[1:] += d * d
+                np.sqrt(sp, out=sp)
+                sp *= np.float32(self.fps)
                 sp[self.starts] = 0.0
                 self._cache[key] = sp
         return self._cache[key]
@@ -166,9 +172,11 @@ class EpisodeFrames:
         w = max(1, int(round(seconds * self.fps)))
         sp = np.zeros(len(z), dtype=np.float32)
         if len(z) > w:
-            d = z[w:] - z[:-w]
-            sp[w:] = np.sqrt(np.einsum("ij,ij->i", d, d)) * np.float32(self.fps / w)
-            del d
+            for j in range(z.shape[1]):
+                d = z[w:, j] - z[:-w, j]
+                sp[w:] += d * d
+            np.sqrt(sp, out=sp)
+            sp *= np.float32(self.fps / w)
         valid = self.position_in_episode() >= w
         sp[~valid] = 0.0
         return sp, valid
@@ -266,41 +274,57 @@ def load_frames(dataset, command: str | None = None, motion: str | None = None) 
     missing = [c for c in wanted if c not in schema_names]
     if missing:
         raise DatasetError(str(files[0]), f"data files lack column(s) {', '.join(missing)}")
+    # Read file by file into preallocated arrays: peak memory stays one file above the result.
     try:
-        table = pa.concat_tables([pq.read_table(f, columns=wanted) for f in files])
+        counts = [pq.ParquetFile(f).metadata.num_rows for f in files]
     except (OSError, pa.ArrowException) as exc:
         raise DatasetError("data", f"cannot read the data files ({exc})") from None
-    ep = table.column("episode_index").to_numpy().astype(np.int64, copy=False)
-    fr = table.column("frame_index").to_numpy().astype(np.int64, copy=False)
-    order = None
-    if len(ep) > 1:
-        key_sorted = (np.diff(ep) > 0) | ((np.diff(ep) == 0) & (np.diff(fr) > 0))
-        if not key_sorted.all():
+    n = int(sum(counts))
+    dims = {k: int((features.get(k, {}).get("shape") or [1])[0]) for k in vec_keys}
+    ep = np.empty(n, dtype=np.int64)
+    fr = np.empty(n, dtype=np.int64)
+    arrays: dict[str, np.ndarray] = {k: np.empty((n, d), dtype=np.float32) for k, d in dims.items()}
+    extras = {k: np.empty(n, dtype=np.float64) for k in EXTRA_KEYS if k in schema_names}
+    at = 0
+    for f, cnt in zip(files, counts):
+        try:
+            t = pq.read_table(f, columns=wanted)
+        except (OSError, pa.ArrowException) as exc:
+            raise DatasetError(str(f), f"cannot be read ({exc})") from None
+        if t.num_rows != cnt:
+            raise DatasetError(str(f), "changed while being read")
+        sl = slice(at, at + cnt)
+        ep[sl] = t.column("episode_index").to_numpy()
+        fr[sl] = t.column("frame_index").to_numpy()
+        for k in vec_keys:
+            arrays[k][sl] = _column_numpy(t.column(k), dims[k])
+        for k in extras:
+            extras[k][sl] = t.column(k).to_numpy(zero_copy_only=False).astype(np.float64).reshape(cnt, -1)[:, 0]
+        del t
+        at += cnt
+    if n > 1:
+        d_ep = np.diff(ep)
+        if not ((d_ep > 0) | ((d_ep == 0) & (np.diff(fr) > 0))).all():
             order = np.lexsort((fr, ep))
             ep = ep[order]
-    arrays: dict[str, np.ndarray] = {}
-    for key in vec_keys:
-        dim = int((features.get(key, {}).get("shape") or [1])[0])
-        a = _column_numpy(table.column(key), dim)
-        arrays[key] = a[order] if order is not None else a
-    extras = {}
-    for key in EXTRA_KEYS:
-        if key in schema_names:
-            a = table.column(key).to_numpy(zero_copy_only=False).astype(np.float64).reshape(len(ep), -1)[:, 0]
-            extras[key] = a[order] if order is not None else a
-    del table
+            arrays = {k: a[order] for k, a in arrays.items()}
+            extras = {k: a[order] for k, a in extras.items()}
+        del d_ep
+    del fr
     if len(ep) == 0:
         raise DatasetError("data", "the dataset has no frames")
     starts = np.flatnonzero(np.r_[True, ep[1:] != ep[:-1]])
     lengths = np.diff(np.r_[starts, len(ep)])
-    for key, a in arrays.items():
-        if not np.isfinite(a).all():
-            bad = np.unique(ep[~np.isfinite(a).all(axis=1)])
-            raise DatasetError(
-                f"data/{key}",
-                f"{len(bad)} episode(s) have NaN or infinite values (e.g. episode {int(bad[0])}); "
-                "pick another feature or drop them",
-            )
+    bad_eps: set[int] = set()
+    for key, a in list(arrays.items()):
+        finite = np.isfinite(a)
+        if not finite.all():
+            # Bad values are named, never fatal: their episodes get NaN metrics.
+            rows = ~finite.all(axis=1)
+            bad_eps.update(np.unique(ep[rows]).tolist())
+            a = a.copy()
+            a[~finite] = 0.0
+            arrays[key] = a
     fps = float(getattr(dataset, "fps", None) or dataset.info.get("fps") or 30)
     return EpisodeFrames(
         episode_index=ep[starts].copy(),
@@ -315,6 +339,7 @@ def load_frames(dataset, command: str | None = None, motion: str | None = None) 
         motion_names=_names(features.get(motion)),
         extras=extras,
         environment=arrays.get(env_key) if env_key else None,
+        bad_episodes=tuple(sorted(int(e) for e in bad_eps)),
     )
 
 
@@ -374,6 +399,9 @@ def compute_metrics_frames(frames: EpisodeFrames, metrics, plugin_host=None):
         values = np.asarray(values, dtype=np.float64).reshape(-1)
         if values.shape != (frames.n_episodes,):
             raise StudioError(f"metric {m.name}", f"returned {values.shape[0]} values for {frames.n_episodes} episodes")
+        if frames.bad_episodes:
+            values = values.copy()
+            values[np.isin(frames.episode_index, frames.bad_episodes)] = np.nan
         out[m.name] = values
         used[m.name] = m
     frames.free()

@@ -132,7 +132,18 @@ def quality_score(df, metrics: Mapping, weights: Mapping[str, float]) -> np.ndar
         wsum[ok] += w
     with np.errstate(invalid="ignore", divide="ignore"):
         score = np.where(wsum > 0, 100.0 * total / np.maximum(wsum, 1e-12), 50.0)
+    if wsum.max(initial=0) > 0:
+        score[wsum == 0] = np.nan  # an episode no scored metric could measure (bad data)
     return score
+
+
+def nullable(df):
+    """Float columns with NaN → nullable floats, so SQL sees NULL (DuckDB orders NaN above all)."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype.kind == "f" and out[c].isna().any():
+            out[c] = out[c].astype("Float64")
+    return out
 
 
 def scored_metrics(

@@ -150,7 +150,9 @@ def episode_facts(dataset, project=None, *, scored=None):
     notes = notes_frame(project, dataset)
     note_map = dict(zip(notes["episode_index"].tolist(), notes["note"].tolist()))
     facts["note"] = [note_map.get(int(e), "") for e in facts["episode_index"]]
-    return facts.reset_index(drop=True)
+    from studio.curation.score import nullable
+
+    return nullable(facts.reset_index(drop=True))
 
 
 def _sandbox(facts, tags_df, notes_df):
@@ -360,7 +362,7 @@ def compare_selection(facts, episodes: Iterable[int], metrics: dict) -> list[dic
     for name in names:
         if name not in facts.columns:
             continue
-        v = facts[name].to_numpy(dtype=float)
+        v = facts[name].astype("float64").to_numpy()
         a, b = v[mask & np.isfinite(v)], v[~mask & np.isfinite(v)]
         direction = metrics[name].direction if name in metrics else "higher"
         row = {"metric": name, "direction": direction, "selection": None, "rest": None,

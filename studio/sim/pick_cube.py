@@ -97,6 +97,8 @@ class PickCubeEnv:
         )
         m = self._env.model
         self.model = m
+        if self.cameras:
+            self._fast_render()
         self.data = self._env.data
         self._block_body = m.body("block").id
         self._block_geom = m.geom("block").id
@@ -197,6 +199,15 @@ class PickCubeEnv:
     def body_poses(self) -> np.ndarray:
         """(n_bodies, 7) world poses px py pz qw qx qy qz of every body but the world."""
         return np.concatenate([self.data.xpos[1:], self.data.xquat[1:]], axis=1).astype(np.float32)
+
+    def _fast_render(self) -> None:
+        """Software (OSMesa) rendering is slow: drop shadows, reflections, skybox, multisampling."""
+        import mujoco
+
+        self.model.vis.quality.offsamples = 0
+        scene = self._env._viewer.scene
+        for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX):
+            scene.flags[flag] = False
 
     def render(self) -> dict:
         front, wrist = self._env.render()

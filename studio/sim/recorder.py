@@ -62,6 +62,10 @@ def record_episodes(
     datasets.disable_progress_bars()  # our own progress bar is the one the user reads
     warnings.filterwarnings("ignore", message="Converting input from bool", category=RuntimeWarning)
     logging.getLogger("lerobot").setLevel(logging.WARNING)
+    if cameras:
+        import av
+
+        av.logging.set_level(av.logging.ERROR)  # ffmpeg's per-file chatter is not for the user
     feats = spec.features(cameras, outcomes=outcomes)
     ds = LeRobotDataset.create(
         repo_id=repo_id,

@@ -1,0 +1,127 @@
+"""Training overhead: steps/s of a studio job vs bare `lerobot-train` with the same config.
+
+    .venv/bin/python benchmarks/training_overhead.py [--steps 1500] [--repeats 2] [--policy act]
+
+Both runs get the exact same lerobot arguments (`studio.jobs.spec.lerobot_args`) on the same
+synthetic dataset. The studio job goes through the real queue: supervisor → own process
+group → `studio.jobs.train_entry` (per-step metrics.jsonl, atomic checkpoints).
+
+Reported per run:
+- end-to-end steps/s = steps / (process start → process end), what a user waits for;
+- loop steps/s = steps / (first → last training step), from lerobot's own log timestamps
+  (1 s resolution) for both runs, so the comparison uses the same clock.
+Target: studio ≥ 0.95× bare. Runs alternate (bare, studio, bare, studio…) so machine
+load hits both alike; the median is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+LOG_TS = re.compile(r"INFO (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) .*?(Start offline training|End of training)")
+
+
+def loop_seconds(log_text: str) -> float | None:
+    """Seconds between lerobot's 'Start offline training' and 'End of training' log lines."""
+    start = end = None
+    for line in log_text.splitlines():
+        line = line.split("\r")[-1]
+        m = LOG_TS.search(line)
+        if not m:
+            continue
+        t = dt.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S").timestamp()
+        if m.group(2).startswith("Start"):
+            start = t
+        else:
+            end = t
+    return None if start is None or end is None else max(end - start, 1.0)
+
+
+def run_bare(spec, out: Path) -> tuple[float, float | None]:
+    from studio.jobs.executor import _trainer_env
+    from studio.jobs.spec import lerobot_args
+
+    args = lerobot_args(spec, out, offline=True)
+    exe = str(Path(sys.executable).with_name("lerobot-train"))
+    t0 = time.perf_counter()
+    proc = subprocess.run([exe, *args], env=_trainer_env(True), capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"bare lerobot-train failed:\n{proc.stderr[-3000:]}")
+    return wall, loop_seconds(proc.stderr)
+
+
+def run_studio(project, spec) -> tuple[float, float | None]:
+    import json
+
+    from studio import jobs
+
+    job = jobs.submit(project, spec)
+    sup = jobs.Supervisor(project)
+    t0 = time.time()
+    sup.tick()
+    (job,) = jobs.wait(project, [job.id], supervisor=sup, poll_s=0.2)
+    if job.state != jobs.SUCCEEDED:
+        raise SystemExit(f"studio job failed: {job.error}\n{jobs.tail(job.log_path)}")
+    finished = json.loads(job.status_path.read_text())["finished_at"]
+    return finished - t0, loop_seconds(job.log_path.read_text())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--policy", default="act")
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--episodes", type=int, default=20)
+    ap.add_argument("--frames", type=int, default=100)
+    a = ap.parse_args()
+
+    from studio import jobs
+    from studio.project import open_project
+    from studio.synthetic import write_synthetic_dataset
+
+    tmp = Path(tempfile.mkdtemp(prefix="studio-bench-train-"))
+    try:
+        ds = write_synthetic_dataset(tmp / "reach", episodes=a.episodes, frames=a.frames, environment_state=True)
+        project = open_project(tmp / "home")
+        project.set_setting("hub.offline", "true")
+        spec = jobs.validate(project, dataset=str(ds), policy=a.policy, steps=a.steps, batch_size=a.batch_size,
+                             save_freq=max(1, a.steps // 3))
+        bare, studio = [], []
+        for i in range(a.repeats):
+            w, loop = run_bare(spec, tmp / f"bare-{i}")
+            bare.append((a.steps / w, a.steps / loop if loop else None))
+            print(f"bare   run {i}: {a.steps / w:6.2f} steps/s end-to-end, "
+                  f"{bare[-1][1] or float('nan'):6.2f} steps/s loop", flush=True)
+            w, loop = run_studio(project, spec)
+            studio.append((a.steps / w, a.steps / loop if loop else None))
+            print(f"studio run {i}: {a.steps / w:6.2f} steps/s end-to-end, "
+                  f"{studio[-1][1] or float('nan'):6.2f} steps/s loop", flush=True)
+        e2e_b = statistics.median(x[0] for x in bare)
+        e2e_s = statistics.median(x[0] for x in studio)
+        loop_b = statistics.median(x[1] for x in bare if x[1])
+        loop_s = statistics.median(x[1] for x in studio if x[1])
+        print(f"\n{a.policy}, {a.steps} steps, batch {a.batch_size}, {a.episodes}x{a.frames} frames, "
+              f"{a.repeats} alternating runs each (median), load avg {os.getloadavg()[0]:.1f}")
+        print(f"end-to-end: studio {e2e_s:.2f} vs bare {e2e_b:.2f} steps/s -> ratio {e2e_s / e2e_b:.3f}x (target >= 0.95)")
+        print(f"loop only : studio {loop_s:.2f} vs bare {loop_b:.2f} steps/s -> ratio {loop_s / loop_b:.3f}x")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Cells that drive jobs, simulation and statistics: train (pre-train → post-train),
+evaluate (simulated rollouts), compare, and side-by-side playback."""
+
+import time
+
+import pytest
+
+from studio.workspaces import Cell, RunContext, Workspace, run_cell
+
+
+def _ws(*cells):
+    return Workspace(tuple(cells), (("title", "t"), ("dataset", "synth")))
+
+
+def test_evaluate_compare_and_side_by_side_playback_of_rollouts(project, monkeypatch):
+    monkeypatch.setenv("MUJOCO_GL", "osmesa")
+    ws = _ws(
+        Cell("evaluate", "", (("policy", "scripted:expert"), ("name", "exp"), ("episodes", "2"), ("workers", "1"),
+                              ("check", "rollouts_done"))),
+        Cell("evaluate", "", (("policy", "scripted:distracted"), ("name", "dis"), ("episodes", "2"), ("workers", "1"),
+                              ("check", "rollouts_done"))),
+        Cell("compare", "", (("a", "dis"), ("b", "exp"), ("check", "compared"))),
+        Cell("playback", "", (("rollouts", "dis"), ("b_rollouts", "exp"), ("episode", "1"), ("check", "played_episode"))),
+    )
+    ctx = RunContext(project, ws, "eval")
+    ev = run_cell(ctx, 0)
+    assert ev.error is None, ev.error
+    assert ev.check.passed and "scripted:expert on 2 rollouts" in ev.check.message
+    assert (project.rollouts_dir / "exp" / "summary.json").is_file()
+    t0 = time.time()
+    again = run_cell(ctx, 0)  # an existing rollout set is shown, not recomputed
+    assert again.check.passed and time.time() - t0 < 5
+    assert run_cell(ctx, 1).error is None
+    cmp_ = run_cell(ctx, 2)
+    assert cmp_.error is None, cmp_.error
+    assert cmp_.check.passed and "You compared two checkpoints" in cmp_.check.message
+    table = next(o.data for o in cmp_.outputs if o.kind == "table")
+    assert "metric" in table.columns and len(table) >= 1
+    pb = run_cell(ctx, 3)
+    assert pb.error is None, pb.error
+    assert next(o.data for o in pb.outputs if o.kind == "viewer").stat().st_size > 0
+    # a checkpoint reference with nothing trained yet is one clear sentence
+    bad = run_cell(RunContext(project, _ws(Cell("evaluate", "", (("checkpoint", "posttrain"),))), "eval"), 0)
+    assert "no pre-train → post-train pipeline yet" in bad.error
+
+
+def test_train_cell_queues_the_pipeline_once(project):
+    from studio import jobs
+    from studio.synthetic import write_synthetic_dataset
+
+    write_synthetic_dataset(project.datasets_dir / "synth", episodes=4, frames=30, environment_state=True)
+    ws = _ws(
+        Cell("curate", "episode_index < 2", (("save", "firsts"),)),
+        Cell("train", "", (("pipeline", "pretrain-posttrain"), ("selection", "firsts"), ("steps", "2"),
+                           ("posttrain_steps", "2"), ("batch_size", "2"), ("check", "jobs_submitted"))),
+    )
+    ctx = RunContext(project, ws, "ft")
+    try:
+        assert run_cell(ctx, 0).error is None
+        res = run_cell(ctx, 1)
+        assert res.error is None, res.error
+        ids = next(o.data for o in res.outputs if o.kind == "json")["jobs"]
+        assert len(ids) == 2 and res.check.passed and "2 job(s) in the queue" in res.check.message
+        pipe = jobs.get_pipeline(project, next(o.data for o in res.outputs if o.kind == "json")["pipeline"])
+        assert [j.stage for j in pipe.jobs] == [1, 2] and pipe.jobs[1].depends_on == pipe.jobs[0].id
+        again = run_cell(ctx, 1)  # shown where it is, not queued twice
+        assert next(o.data for o in again.outputs if o.kind == "json")["jobs"] == ids
+        assert "already queued" in next(o.data for o in again.outputs if o.kind == "markdown")
+        assert len(jobs.list_jobs(project)) == 2
+    finally:
+        for j in jobs.list_jobs(project):
+            if j.state in (jobs.QUEUED, jobs.RUNNING):
+                jobs.cancel(project, j.id, grace_s=5)
