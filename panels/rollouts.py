@@ -19,7 +19,7 @@ from studio.errors import StudioError
 
 log = logging.getLogger("studio.ui.rollouts")
 
-COLUMNS = ["episode", "length", "seed", "outcome", "progress", "verdict", "reviewer", "comments"]
+COLUMNS = ["episode", "frames", "seed", "outcome", "progress", "verdict", "comments"]
 VERDICT_ICON = {"success": "✓ success", "partial": "◐ partial", "fail": "✗ fail"}
 
 
@@ -36,7 +36,7 @@ def episode_table(project, key: str) -> list[list[Any]]:
         if r.verdict == "partial":
             verdict += f" {r.verdict_progress:g}%"
         rows.append([r.episode_index, r.length, "" if r.seed is None else r.seed, outcome, progress, verdict,
-                     r.reviewer or "", r.n_comments])
+                     r.n_comments])
     return rows
 
 
@@ -114,6 +114,15 @@ def parse_others(project, text: str) -> list[tuple[str, int, str | None]]:
     return out
 
 
+def register_set(project, path: str, checkpoint: str, name: str | None, author: str) -> str:
+    """The panel's "Register real-robot rollouts" form → one sentence."""
+    if not (path or "").strip():
+        raise StudioError("dataset folder", "type the folder of the recorded LeRobot dataset")
+    rs = review.register_rollouts(project, path.strip(), checkpoint=checkpoint, name=(name or "").strip() or None,
+                                  kind="real", author=author)
+    return f"Registered **{rs.name}**: {rs.n_episodes} real-robot rollouts of `{rs.checkpoint}`."
+
+
 def build(ctx: AppContext) -> None:
     project = ctx.project
 
@@ -125,7 +134,7 @@ def build(ctx: AppContext) -> None:
         refresh = gr.Button("Refresh", size="sm", scale=0, elem_id="rollouts-refresh")
     summary = gr.Markdown(elem_id="rollouts-summary")
     with gr.Row():
-        with gr.Column(scale=2, min_width=320):
+        with gr.Column(scale=3, min_width=420):
             table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, wrap=True, max_height=420,
                                  elem_id="rollouts-episodes", label="Episodes (click a row to play it)")
             with gr.Row():
@@ -149,6 +158,15 @@ def build(ctx: AppContext) -> None:
             notes = gr.Markdown(elem_id="rollouts-notes")
             comments = gr.Markdown(elem_id="rollouts-comments")
     activity = gr.Markdown(activity_markdown(project), elem_id="rollouts-activity")
+    with gr.Accordion("Register real-robot rollouts", open=False, elem_id="rollouts-register"):
+        gr.Markdown("A LeRobot dataset recorded while a checkpoint's policy ran (`lerobot-record --policy.path=…`). "
+                    "It is only read, never changed.")
+        with gr.Row():
+            reg_path = gr.Textbox(label="Dataset folder", scale=3, elem_id="rollouts-register-path")
+            reg_ckpt = gr.Textbox(label="Checkpoint", scale=2, elem_id="rollouts-register-checkpoint")
+            reg_name = gr.Textbox(label="Name (optional)", scale=2, elem_id="rollouts-register-name")
+        reg_btn = gr.Button("Register", elem_id="rollouts-register-button")
+        reg_status = gr.Markdown(elem_id="rollouts-register-status")
 
     @guarded
     def on_refresh(current):
@@ -214,6 +232,12 @@ def build(ctx: AppContext) -> None:
         return (f"Comment saved on episode {int(ep)}", "", episode_table(project, t.key), set_summary(project, t.key),
                 comments_markdown(project, t.key, int(ep)), activity_markdown(project))
 
+    @guarded
+    def on_register(path, ckpt, name, request: gr.Request):
+        msg = register_set(project, path, ckpt, name, _author(request))
+        return msg, gr.update(choices=target_choices(project)), activity_markdown(project)
+
+    reg_btn.click(on_register, [reg_path, reg_ckpt, reg_name], [reg_status, target, activity])
     refresh.click(on_refresh, target, [target, activity])
     target.change(on_target, target, [summary, table, episode])
     play_outputs = [viewer, download, notes, comments]

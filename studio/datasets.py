@@ -78,8 +78,8 @@ class Dataset:
     version: str
     fps: float
     features: dict
-    episodes: Any  # pandas.DataFrame
-    tasks: Any  # pandas.DataFrame (task_index, task)
+    episode_table: Any  # pyarrow.Table; `episodes` is its pandas view
+    task_table: Any  # pyarrow.Table (task_index, task); `tasks` is its pandas view
     stats: dict
     problems: tuple[Problem, ...]
     fingerprint: str
@@ -88,6 +88,29 @@ class Dataset:
     _video_status: dict = field(default_factory=dict, repr=False)
     _trusted_root: Path | None = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def episodes(self):
+        """Episodes as a pandas DataFrame: episode_index, tasks, length, dataset_from_index,
+        dataset_to_index (+ data/…, videos/<key>/… columns in v3.0). Built on first use."""
+        df = self._cache.get("episodes_df")
+        if df is None:
+            df = self.episode_table.to_pandas()
+            df["tasks"] = [list(t) if t is not None else [] for t in df["tasks"]]
+            self._cache["episodes_df"] = df
+        return df
+
+    @property
+    def tasks(self):
+        """Tasks as a pandas DataFrame (task_index, task)."""
+        df = self._cache.get("tasks_df")
+        if df is None:
+            df = self._cache["tasks_df"] = self.task_table.to_pandas()
+        return df
+
+    def episode_column(self, name: str) -> np.ndarray:
+        """One column of the episodes table as a NumPy array (no pandas needed)."""
+        return _np(self.episode_table.column(name))
 
     @property
     def trusted_root(self) -> Path:
@@ -105,11 +128,11 @@ class Dataset:
 
     @property
     def total_episodes(self) -> int:
-        return int(len(self.episodes))
+        return int(self.episode_table.num_rows)
 
     @property
     def total_frames(self) -> int:
-        return int(self.episodes["length"].sum()) if len(self.episodes) else 0
+        return int(self.episode_column("length").sum()) if self.episode_table.num_rows else 0
 
     @property
     def duration_s(self) -> float:
@@ -172,16 +195,17 @@ class Dataset:
         cached = self._cache.get(("video", key))
         if cached is not None:
             return cached
-        eps = self.episodes
-        n = len(eps)
+        eps = self.episode_table
+        n = eps.num_rows
+        names = set(eps.column_names)
         template = self.info.get("video_path") or ""
-        lengths = eps["length"].to_numpy(dtype=np.float64) if n else np.zeros(0)
-        ep_idx = eps["episode_index"].to_numpy() if n else np.zeros(0, dtype=np.int64)
+        lengths = self.episode_column("length").astype(np.float64) if n else np.zeros(0)
+        ep_idx = self.episode_column("episode_index") if n else np.zeros(0, dtype=np.int64)
         rels: list[str | None]
         c_col, f_col = f"videos/{key}/chunk_index", f"videos/{key}/file_index"
-        if self.version == "v3.0" and f_col in eps.columns and c_col in eps.columns:
-            chunks = eps[c_col].to_numpy(dtype=np.float64)
-            files = eps[f_col].to_numpy(dtype=np.float64)
+        if self.version == "v3.0" and f_col in names and c_col in names:
+            chunks = _float_col(eps, c_col)
+            files = _float_col(eps, f_col)
             memo: dict[tuple[int, int], str | None] = {}
             rels = []
             for c, f in zip(chunks.tolist(), files.tolist()):
@@ -194,8 +218,8 @@ class Dataset:
                 rels.append(memo[k])
             from_col = f"videos/{key}/from_timestamp"
             to_col = f"videos/{key}/to_timestamp"
-            from_ts = eps[from_col].fillna(0.0).to_numpy(dtype=np.float64) if from_col in eps else np.zeros(n)
-            to_ts = (eps[to_col].to_numpy(dtype=np.float64) if to_col in eps else from_ts + lengths / self.fps)
+            from_ts = np.nan_to_num(_float_col(eps, from_col), nan=0.0) if from_col in names else np.zeros(n)
+            to_ts = _float_col(eps, to_col) if to_col in names else from_ts + lengths / self.fps
             to_ts = np.where(np.isnan(to_ts), from_ts + lengths / self.fps, to_ts)
         else:
             size = int(self.info.get("chunks_size") or 1000)
@@ -225,20 +249,20 @@ class Dataset:
         pos = self._cache.get("pos")
         if pos is None:
             pos: dict[int, int] = {}
-            for i, e in enumerate(self.episodes["episode_index"].tolist()):
+            for i, e in enumerate(self.episode_column("episode_index").tolist()):
                 pos.setdefault(int(e), i)  # the first row wins for a duplicated index
             self._cache["pos"] = pos
         try:
             return pos[int(episode_index)]
         except (KeyError, ValueError, TypeError):
-            raise DatasetError(f"episode {episode_index}", f"is not in {self.name} ({len(self.episodes)} episodes)") from None
-
-    def _episode_row(self, episode_index: int):
-        return self.episodes.iloc[self._episode_pos(episode_index)]
+            raise DatasetError(f"episode {episode_index}",
+                               f"is not in {self.name} ({self.total_episodes} episodes)") from None
 
     def episode_bounds(self, episode_index: int) -> tuple[int, int]:
-        row = self._episode_row(episode_index)
-        return int(row["dataset_from_index"]), int(row["dataset_to_index"])
+        """[from, to) global frame indices of an episode."""
+        i = self._episode_pos(episode_index)
+        return (int(self.episode_table.column("dataset_from_index")[i].as_py()),
+                int(self.episode_table.column("dataset_to_index")[i].as_py()))
 
     def summary(self) -> dict[str, Any]:
         """The `studio info --json` object."""
@@ -251,7 +275,7 @@ class Dataset:
             "fps": self.fps,
             "total_episodes": self.total_episodes,
             "total_frames": self.total_frames,
-            "total_tasks": int(len(self.tasks)),
+            "total_tasks": int(self.task_table.num_rows),
             "duration_s": round(self.duration_s, 3),
             "features": {
                 k: {"dtype": ft.get("dtype"), "shape": list(ft.get("shape") or []), "names": _names_for_json(ft)}
@@ -296,6 +320,30 @@ def element_names(ft: dict) -> list[str]:
             seen[nm] = 0
         out.append(nm)
     return out
+
+
+_NP_TYPES = {"float": np.float32, "double": np.float64, "halffloat": np.float16}
+
+
+def _np(col) -> np.ndarray:
+    """An Arrow column as NumPy. Plain numeric columns are read from their buffer because
+    pyarrow's to_numpy() imports pandas (≈0.3 s of CPU for `studio info`); others fall back."""
+    import pyarrow as pa
+
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    typ = arr.type
+    if arr.null_count == 0 and (pa.types.is_integer(typ) or pa.types.is_floating(typ)):
+        dtype = np.dtype(_NP_TYPES.get(str(typ), str(typ)))
+        buf = arr.buffers()[1]
+        if buf is None:
+            return np.zeros(0, dtype=dtype)
+        return np.frombuffer(buf, dtype=dtype)[arr.offset: arr.offset + len(arr)]
+    return arr.to_numpy(zero_copy_only=False)
+
+
+def _float_col(table, name: str) -> np.ndarray:
+    """A numeric Arrow column as float64 NumPy (nulls → NaN)."""
+    return _np(table.column(name)).astype(np.float64)
 
 
 def _names_for_json(ft: dict):
@@ -433,8 +481,6 @@ class _Opener:
 
     # -------------------------------------------------------------- meta
     def open(self) -> Dataset:
-        import pandas as pd
-
         info = self._info()
         version = self._version(info)
         features = self._features(info)
@@ -452,7 +498,7 @@ class _Opener:
         self.problems.extend(scan.problems)
         fps = self._fps(fps_declared, scan.median_dt)
         episodes = self._reconcile_episodes(info, episodes, scan, version)
-        if not isinstance(tasks, pd.DataFrame) or tasks.empty:
+        if tasks is None or tasks.num_rows == 0:
             tasks = _tasks_from_episodes(episodes)
         self._totals(info, episodes)
         video_status = self._videos(info, version, episodes, features, fps)
@@ -465,8 +511,8 @@ class _Opener:
             version=version,
             fps=fps,
             features=features,
-            episodes=episodes,
-            tasks=tasks,
+            episode_table=episodes,
+            task_table=tasks,
             stats=stats,
             problems=tuple(_dedupe(self.problems)),
             fingerprint=fingerprint,
@@ -551,7 +597,6 @@ class _Opener:
 
     # -------------------------------------------------------------- episodes / tasks / stats
     def _episodes_v30(self, info: dict):
-        import pandas as pd
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -565,7 +610,7 @@ class _Opener:
             try:
                 schema = pq.read_schema(f)
                 cols = [c for c in schema.names if not c.startswith("stats/")]
-                tables.append(pq.read_table(f, columns=cols))
+                tables.append(pq.ParquetFile(f).read(columns=cols))  # not read_table: it imports pandas
             except (OSError, pa.ArrowException) as exc:
                 self.add(rel, f"is corrupt or truncated ({_short(exc)}); episodes taken from the data")
         if not files:
@@ -577,30 +622,43 @@ class _Opener:
         except pa.ArrowException as exc:
             self.add("meta/episodes/", f"files disagree on their columns ({_short(exc)})")
             table = tables[0]
-        df = table.to_pandas()
-        need = ("episode_index", "length")
-        missing = [c for c in need if c not in df.columns]
+        missing = [c for c in ("episode_index", "length") if c not in table.column_names]
         if missing:
             self.add("meta/episodes/", f"lacks column(s) {', '.join(missing)}; episodes taken from the data")
             return None
-        return df.sort_values("episode_index", kind="stable").reset_index(drop=True)
+        table = table.sort_by("episode_index")
+        if "dataset_from_index" not in table.column_names or "dataset_to_index" not in table.column_names:
+            lengths = _np(table.column("length")).astype(np.int64)
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+            table = _set_col(table, "dataset_from_index", starts)
+            table = _set_col(table, "dataset_to_index", starts + lengths)
+        return table
 
     def _episodes_v21(self, info: dict):
-        import pandas as pd
+        import pyarrow as pa
 
         rows = self._jsonl("meta/episodes.jsonl")
         if rows is None:
             return None
-        df = pd.DataFrame([r for r in rows if isinstance(r, dict)])
-        if df.empty or "episode_index" not in df.columns or "length" not in df.columns:
+        rows = [r for r in rows if isinstance(r, dict) and "episode_index" in r and "length" in r]
+        if not rows:
             self.add("meta/episodes.jsonl", "has no episode_index/length records; episodes taken from the data")
             return None
-        df = df.sort_values("episode_index", kind="stable").reset_index(drop=True)
-        lengths = df["length"].astype("int64").to_numpy()
+        try:
+            rows.sort(key=lambda r: int(r["episode_index"]))
+            ep = np.array([int(r["episode_index"]) for r in rows], dtype=np.int64)
+            lengths = np.array([int(r["length"]) for r in rows], dtype=np.int64)
+        except (TypeError, ValueError):
+            self.add("meta/episodes.jsonl", "has non-integer episode_index/length values; episodes taken from the data")
+            return None
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        df["dataset_from_index"] = starts
-        df["dataset_to_index"] = starts + lengths
-        return df
+        return pa.table({
+            "episode_index": ep,
+            "tasks": pa.array([_task_list(r.get("tasks")) for r in rows], type=pa.list_(pa.string())),
+            "length": lengths,
+            "dataset_from_index": starts,
+            "dataset_to_index": starts + lengths,
+        })
 
     def _jsonl(self, rel: str) -> list | None:
         path = self.root / rel
@@ -628,7 +686,6 @@ class _Opener:
         return rows
 
     def _tasks_v30(self):
-        import pandas as pd
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -640,28 +697,28 @@ class _Opener:
             self.add("meta/tasks.parquet", "is a symlink that leads outside the dataset folder (refused)")
             return None
         try:
-            df = pq.read_table(path).to_pandas()
+            table = pq.ParquetFile(path).read()
         except (OSError, pa.ArrowException) as exc:
             self.add("meta/tasks.parquet", f"is corrupt or truncated ({_short(exc)})")
             return None
-        if "task" not in df.columns:
-            df = df.reset_index().rename(columns={"index": "task", "__index_level_0__": "task"})
-        if "task" not in df.columns or "task_index" not in df.columns:
+        names = table.column_names
+        # lerobot writes the task strings as the pandas index (__index_level_0__)
+        task_col = "task" if "task" in names else ("__index_level_0__" if "__index_level_0__" in names else None)
+        if task_col is None or "task_index" not in names:
             self.add("meta/tasks.parquet", "lacks task/task_index columns")
             return None
-        return df[["task_index", "task"]].sort_values("task_index").reset_index(drop=True)
+        # select/rename/sort, not pa.array(): building arrays from Python makes pyarrow import pandas
+        return table.select(["task_index", task_col]).rename_columns(["task_index", "task"]).sort_by("task_index")
 
     def _tasks_v21(self):
-        import pandas as pd
-
         rows = self._jsonl("meta/tasks.jsonl")
         if not rows:
             return None
-        df = pd.DataFrame([r for r in rows if isinstance(r, dict)])
-        if "task" not in df.columns or "task_index" not in df.columns:
+        rows = [r for r in rows if isinstance(r, dict) and "task" in r and "task_index" in r]
+        if not rows:
             self.add("meta/tasks.jsonl", "lacks task/task_index fields")
             return None
-        return df[["task_index", "task"]].sort_values("task_index").reset_index(drop=True)
+        return _tasks_table([r["task_index"] for r in rows], [r["task"] for r in rows])
 
     def _stats(self) -> dict:
         path = self.root / "meta" / "stats.json"
@@ -706,15 +763,19 @@ class _Opener:
         files: list[Path] = []
         if episodes is not None:
             chunks = int(info.get("chunks_size") or 1000)
-            if version == "v3.0" and "data/file_index" in episodes.columns:
-                pairs = episodes[["data/chunk_index", "data/file_index"]].drop_duplicates()
-                rels = [_format_template(template, chunk_index=int(c), file_index=int(f)) for c, f in pairs.itertuples(index=False)]
+            names = episodes.column_names
+            if version == "v3.0" and "data/file_index" in names and "data/chunk_index" in names:
+                c = _float_col(episodes, "data/chunk_index")
+                f = _float_col(episodes, "data/file_index")
+                ok = ~(np.isnan(c) | np.isnan(f))
+                pairs = sorted(set(zip(c[ok].astype(np.int64).tolist(), f[ok].astype(np.int64).tolist())))
+                rels = [_format_template(template, chunk_index=a, file_index=b) for a, b in pairs]
             elif version == "v3.0":
                 rels = []
             else:
                 rels = [
                     _format_template(template, episode_chunk=int(e) // chunks, episode_index=int(e))
-                    for e in episodes["episode_index"]
+                    for e in episodes.column("episode_index").to_pylist()
                 ]
             files = [self.root / r for r in rels if r]
         # lerobot reads every data/*/*.parquet, listed or not; so does the scan.
@@ -729,72 +790,69 @@ class _Opener:
 
     def _reconcile_episodes(self, info, episodes, scan: "_DataScan", version):
         """Compare episode metadata with the data; derive episodes from the data if needed."""
-        import pandas as pd
+        import pyarrow as pa
 
-        actual = scan.episode_counts  # DataFrame episode_index, n, first_index, last_index
+        actual = scan.episode_counts  # {episode_index, n, first_index, last_index} arrays, sorted
         if episodes is None:
-            if actual is None or actual.empty:
-                import pandas as pd
-
-                return pd.DataFrame(
-                    {"episode_index": pd.Series([], dtype="int64"), "length": pd.Series([], dtype="int64"),
-                     "tasks": pd.Series([], dtype="object"), "dataset_from_index": pd.Series([], dtype="int64"),
-                     "dataset_to_index": pd.Series([], dtype="int64")}
-                )
-            df = pd.DataFrame({
-                "episode_index": actual["episode_index"].astype("int64"),
-                "length": actual["n"].astype("int64"),
-                "dataset_from_index": actual["first_index"].astype("int64"),
-                "dataset_to_index": (actual["last_index"] + 1).astype("int64"),
+            if actual is None:
+                actual = {k: np.zeros(0, dtype=np.int64) for k in ("episode_index", "n", "first_index", "last_index")}
+            return pa.table({
+                "episode_index": actual["episode_index"].astype(np.int64),
+                "tasks": pa.array([[] for _ in range(len(actual["episode_index"]))], type=pa.list_(pa.string())),
+                "length": actual["n"].astype(np.int64),
+                "dataset_from_index": actual["first_index"].astype(np.int64),
+                "dataset_to_index": (actual["last_index"] + 1).astype(np.int64),
             })
-            df["tasks"] = [[] for _ in range(len(df))]
-            return df.reset_index(drop=True)
-        if "tasks" not in episodes.columns:
-            episodes["tasks"] = [[] for _ in range(len(episodes))]
-        episodes["tasks"] = [list(t) if t is not None and not isinstance(t, str) else ([t] if t else [])
-                             for t in episodes["tasks"]]
-        dup = episodes["episode_index"][episodes["episode_index"].duplicated()]
-        if len(dup):
-            self.add(_episodes_meta(version), f"episode_index repeats for {_episodes_list(dup)}")
+        if "tasks" not in episodes.column_names:
+            episodes = episodes.append_column("tasks", pa.array([[] for _ in range(episodes.num_rows)],
+                                                                type=pa.list_(pa.string())))
+        elif not pa.types.is_list(episodes.schema.field("tasks").type):
+            fixed = [_task_list(t) for t in episodes.column("tasks").to_pylist()]
+            episodes = _set_col(episodes, "tasks", pa.array(fixed, type=pa.list_(pa.string())))
+        where = _episodes_meta(version)
+        meta_ep = _np(episodes.column("episode_index")).astype(np.int64)
+        uniq, first_pos, counts = np.unique(meta_ep, return_index=True, return_counts=True)
+        if (counts > 1).any():
+            self.add(where, f"episode_index repeats for {_episodes_list(uniq[counts > 1])}")
         if actual is None or not scan.readable_files:
             return episodes
-        merged = episodes.drop_duplicates("episode_index").merge(actual, on="episode_index", how="outer", indicator=True)
-        only_meta = merged.loc[merged["_merge"] == "left_only", "episode_index"]
-        only_data = merged.loc[merged["_merge"] == "right_only", "episode_index"]
-        both = merged[merged["_merge"] == "both"]
-        where = _episodes_meta(version)
+        act_ep = actual["episode_index"]
+        only_meta = np.setdiff1d(uniq, act_ep)
+        only_data = np.setdiff1d(act_ep, uniq)
         if len(only_meta) and not scan.missing_files:
             self.add(where, f"lists {_episodes_list(only_meta)} that have no frames in the data")
         if len(only_data):
             self.add(where, f"does not list {_episodes_list(only_data)} found in the data")
-        bad_len = both[both["length"].astype("int64") != both["n"].astype("int64")]
-        for row in bad_len.head(20).itertuples(index=False):
-            self.add(f"episode {int(row.episode_index)}",
-                     f"metadata says length {int(row.length)} but the data has {int(row.n)} frames")
-        if version != "v3.0" and scan.has_index:
-            # v2.1 has no stored bounds (we derived them from lengths): take the data's own.
-            first = dict(zip(actual["episode_index"].tolist(), actual["first_index"].tolist()))
-            last = dict(zip(actual["episode_index"].tolist(), actual["last_index"].tolist()))
-            e = episodes["episode_index"].astype("int64")
-            episodes["dataset_from_index"] = [int(first.get(x, f)) for x, f in zip(e, episodes["dataset_from_index"])]
-            episodes["dataset_to_index"] = [int(last[x]) + 1 if x in last else int(t)
-                                            for x, t in zip(e, episodes["dataset_to_index"])]
-        elif "dataset_from_index" in both.columns and scan.has_index:
-            bad_b = both[(both["dataset_from_index"].astype("int64") != both["first_index"].astype("int64")) |
-                         (both["dataset_to_index"].astype("int64") != both["last_index"].astype("int64") + 1)]
-            bad_b = bad_b[~bad_b["episode_index"].isin(bad_len["episode_index"])]
-            for row in bad_b.head(20).itertuples(index=False):
-                self.add(
-                    f"episode {int(row.episode_index)}",
-                    f"metadata bounds [{int(row.dataset_from_index)}, {int(row.dataset_to_index)}) disagree with "
-                    f"the data's index range [{int(row.first_index)}, {int(row.last_index) + 1})",
-                )
+        both = np.intersect1d(uniq, act_ep)
+        mpos = first_pos[np.searchsorted(uniq, both)]  # rows of the metadata
+        apos = np.searchsorted(act_ep, both)  # rows of the data counts
+        lengths = _np(episodes.column("length")).astype(np.int64)
+        bad_len = lengths[mpos] != actual["n"][apos]
+        for e, a, b in list(zip(both[bad_len], lengths[mpos][bad_len], actual["n"][apos][bad_len]))[:20]:
+            self.add(f"episode {int(e)}", f"metadata says length {int(a)} but the data has {int(b)} frames")
+        if not scan.has_index:
+            return episodes
+        f_act = actual["first_index"][apos]
+        t_act = actual["last_index"][apos] + 1
+        if version != "v3.0":
+            # v2.1 stores no bounds (they were derived from lengths): take the data's own.
+            start = _np(episodes.column("dataset_from_index")).astype(np.int64).copy()
+            stop = _np(episodes.column("dataset_to_index")).astype(np.int64).copy()
+            start[mpos], stop[mpos] = f_act, t_act
+            episodes = _set_col(_set_col(episodes, "dataset_from_index", start), "dataset_to_index", stop)
+            return episodes
+        f_meta = _np(episodes.column("dataset_from_index")).astype(np.int64)[mpos]
+        t_meta = _np(episodes.column("dataset_to_index")).astype(np.int64)[mpos]
+        bad_b = ((f_meta != f_act) | (t_meta != t_act)) & ~bad_len
+        for e, a, b, c, d in list(zip(both[bad_b], f_meta[bad_b], t_meta[bad_b], f_act[bad_b], t_act[bad_b]))[:20]:
+            self.add(f"episode {int(e)}", f"metadata bounds [{int(a)}, {int(b)}) disagree with the data's index "
+                     f"range [{int(c)}, {int(d)})")
         return episodes
 
     def _totals(self, info: dict, episodes) -> None:
         te, tf = info.get("total_episodes"), info.get("total_frames")
-        n_ep = len(episodes)
-        n_fr = int(episodes["length"].sum()) if n_ep else 0
+        n_ep = episodes.num_rows
+        n_fr = int(_np(episodes.column("length")).sum()) if n_ep else 0
         if isinstance(te, int) and te != n_ep:
             self.add("meta/info.json", f"total_episodes is {te} but {n_ep} episodes were found")
         if isinstance(tf, int) and tf != n_fr:
@@ -812,14 +870,15 @@ class _Opener:
             for k in keys:
                 self.add(k, "declared video is absent (no video_path)")
             return status
-        if episodes is None or not len(episodes):
+        if episodes is None or not episodes.num_rows:
             return status
-        probe = Dataset(self.root, info, version, fps, features, episodes, None, {}, (), "", None, _trusted_root=self.trusted)
+        probe = Dataset(self.root, info, version, fps, features, episodes, None, {}, (), "", None,
+                        _trusted_root=self.trusted)
         probes = 0
         for key in keys:
             missing_eps, unreadable_eps, outside = [], [], []
             checked: dict[Path, bool] = {}
-            for ep in episodes["episode_index"].tolist():
+            for ep in episodes.column("episode_index").to_pylist():
                 ref = probe.video_location(key, int(ep))
                 path = ref.path
                 if path not in checked:
@@ -847,7 +906,7 @@ class _Opener:
             if outside:
                 self.add(key, f"video files of {_episodes_list(outside)} are symlinks leading outside the dataset folder (refused)")
             if missing_eps:
-                n = len(episodes)
+                n = episodes.num_rows
                 scope = "all episodes" if len(missing_eps) == n else _episodes_list(missing_eps)
                 self.add(key, f"declared video is absent for {scope}")
         return status
@@ -883,15 +942,43 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     return out
 
 
-def _tasks_from_episodes(episodes):
-    import pandas as pd
+def _task_list(value) -> list[str]:
+    """A task list from messy metadata: a list, a single string or nothing."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value] if value else []
+    try:
+        return [str(x) for x in value]
+    except TypeError:
+        return [str(value)]
 
+
+def _tasks_table(indices: list, names: list):
+    import pyarrow as pa
+
+    pairs = sorted((int(i), str(t)) for i, t in zip(indices, names) if i is not None and t is not None)
+    return pa.table({"task_index": pa.array([i for i, _ in pairs], type=pa.int64()),
+                     "task": pa.array([t for _, t in pairs], type=pa.string())})
+
+
+def _tasks_from_episodes(episodes):
     names: list[str] = []
-    for t in episodes.get("tasks", []):
-        for x in t or []:
-            if x not in names:
-                names.append(x)
-    return pd.DataFrame({"task_index": np.arange(len(names), dtype=np.int64), "task": names})
+    if "tasks" in episodes.column_names:
+        for t in episodes.column("tasks").to_pylist():
+            for x in t or []:
+                if x not in names:
+                    names.append(x)
+    return _tasks_table(list(range(len(names))), names)
+
+
+def _set_col(table, name: str, values):
+    import pyarrow as pa
+
+    arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values)
+    if name in table.column_names:
+        return table.set_column(table.column_names.index(name), name, arr)
+    return table.append_column(name, arr)
 
 
 def _probe_video(path: Path) -> str | None:
@@ -951,8 +1038,6 @@ class _DataScan:
         return h.hexdigest()
 
     def load_cached(self) -> bool:
-        import pandas as pd
-
         path = _scan_cache_dir() / f"{self.cache_key()}.json"
         try:
             data = json.loads(path.read_text())
@@ -965,8 +1050,7 @@ class _DataScan:
             self.median_dt = data["median_dt"]
             self.has_index = bool(data["has_index"])
             ec = data["episode_counts"]
-            self.episode_counts = None if ec is None else pd.DataFrame(
-                {k: np.asarray(v, dtype=np.int64) for k, v in ec.items()})
+            self.episode_counts = None if ec is None else {k: np.asarray(v, dtype=np.int64) for k, v in ec.items()}
         except (KeyError, TypeError, ValueError):
             return False
         return True
@@ -979,7 +1063,7 @@ class _DataScan:
             "missing": [str(p) for p in self.missing_files],
             "median_dt": self.median_dt,
             "has_index": self.has_index,
-            "episode_counts": None if ec is None else {k: ec[k].astype("int64").tolist() for k in ec.columns},
+            "episode_counts": None if ec is None else {k: v.astype(np.int64).tolist() for k, v in ec.items()},
         }
         try:
             from studio.fsutil import atomic_write_json
@@ -990,7 +1074,6 @@ class _DataScan:
 
     def run(self) -> None:
         import duckdb
-        import pandas as pd
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -1093,15 +1176,13 @@ class _DataScan:
         idx_s = idx if order is None else idx[order]
         first = np.concatenate([[0], np.flatnonzero(np.diff(ep_s)) + 1]).astype(np.int64)
         n = np.diff(np.concatenate([first, [len(ep_s)]]))
-        self.episode_counts = pd.DataFrame({
+        # ep_s is sorted, so each episode is one run: its count and index range
+        self.episode_counts = {
             "episode_index": ep_s[first].astype(np.int64),
             "n": n.astype(np.int64),
             "first_index": idx_s[first].astype(np.int64),
             "last_index": idx_s[first + n - 1].astype(np.int64),
-        })
-        if self.episode_counts["episode_index"].duplicated().any():  # unsorted input split an episode
-            self.episode_counts = (self.episode_counts.groupby("episode_index", as_index=False)
-                                   .agg(n=("n", "sum"), first_index=("first_index", "min"), last_index=("last_index", "max")))
+        }
         if self.has_index and not (len(idx) < 2 or np.all(d_idx > 0)):
             vals, cnt = np.unique(idx, return_counts=True)
             dup = vals[cnt > 1]
@@ -1155,11 +1236,11 @@ class _DataScan:
                 pass
         for f in files:
             try:
-                table = pq.read_table(f, columns=list(scalars))
+                table = pq.ParquetFile(f).read(columns=list(scalars))
             except (OSError, pa.ArrowException) as exc:
                 self.add(_rel(f, self.o.root), f"is corrupt or truncated ({_short(exc)}); its frames are left out")
                 continue
-            out[f] = {c: table.column(c).to_numpy(zero_copy_only=False) for c in scalars}
+            out[f] = {c: _np(table.column(c)) for c in scalars}
             out[f]["__n"] = table.num_rows
             self.readable_files.append(f)
         return out

@@ -20,6 +20,7 @@ import json
 import os
 import re
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,18 +202,31 @@ def _log(conn: sqlite3.Connection, author: str, action: str, target: str, episod
     )
 
 
+_local = threading.local()
+
+
 class _conn:
-    """`with _conn(project) as c:` — a short-lived connection (one per call, thread-safe)."""
+    """`with _conn(project) as c:` — this thread's connection to the project's studio.db.
+
+    Kept open per (thread, database): closing the last connection checkpoints the WAL (an
+    fsync per call), which would make many small review writes slow.
+    """
 
     def __init__(self, project):
+        self.path = str(project.db_path)
         self.project = project
 
     def __enter__(self) -> sqlite3.Connection:
-        self.c = self.project.connect()
-        return self.c
+        cache = getattr(_local, "conns", None)
+        if cache is None:
+            cache = _local.conns = {}
+        conn = cache.get(self.path)
+        if conn is None:
+            conn = cache[self.path] = self.project.connect()
+        return conn
 
     def __exit__(self, *exc) -> None:
-        self.c.close()
+        pass
 
 
 def read_summary(path: str | os.PathLike) -> dict[str, Any] | None:

@@ -156,36 +156,37 @@ def _frames(rng, lengths, fps, n_joints, qual, environment_state, n_tasks) -> di
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     ep = np.repeat(np.arange(n_ep, dtype=np.int64), lengths)
     frame_index = np.arange(n, dtype=np.int64) - np.repeat(starts, lengths)
-    s = frame_index / np.repeat(lengths - 1, lengths)  # 0..1 within each episode
-    q = qual[ep]
+    s = (frame_index / np.repeat(lengths - 1, lengths)).astype(np.float32)  # 0..1 within each episode
+    q = qual[ep].astype(np.float32)
     # Idle: a low-quality operator waits before moving and lingers at the end.
     idle = 0.4 * (1.0 - q)
-    u = np.clip((s - idle / 2) / np.maximum(1.0 - idle, 1e-6), 0.0, 1.0)
+    u = np.clip((s - idle / 2) / np.maximum(1.0 - idle, 1e-6), 0.0, 1.0).astype(np.float32)
 
     lo = np.full(n_joints, -90.0)
     hi = np.full(n_joints, 90.0)
     lo[-1], hi[-1] = 0.0, 100.0  # gripper opening in percent
-    start = rng.uniform(lo * 0.5, hi * 0.5, size=(n_ep, n_joints))
-    goal = rng.uniform(lo * 0.8, hi * 0.8, size=(n_ep, n_joints))
+    start = rng.uniform(lo * 0.5, hi * 0.5, size=(n_ep, n_joints)).astype(np.float32)
+    goal = rng.uniform(lo * 0.8, hi * 0.8, size=(n_ep, n_joints)).astype(np.float32)
     detour_dir = rng.normal(size=(n_ep, n_joints))
-    detour_dir /= np.linalg.norm(detour_dir, axis=1, keepdims=True)
+    detour_dir = (detour_dir / np.linalg.norm(detour_dir, axis=1, keepdims=True)).astype(np.float32)
 
     ss = _smoothstep(u)[:, None]
-    state = start[ep] + (goal - start)[ep] * ss
+    state = start[ep]
+    state += (goal - start)[ep] * ss
     # Detour: longer path for lower quality.
     state += (1.0 - q)[:, None] * 40.0 * np.sin(np.pi * u)[:, None] * detour_dir[ep]
     # Jerk: white noise that grows as quality drops, only while the arm moves (idle stays still).
-    moving = np.sin(np.pi * u) ** 0.5
+    moving = np.sqrt(np.clip(np.sin(np.pi * u), 0.0, None))
     jerk = ((1.0 - q) ** 1.5 * 3.0 * moving + 0.02)[:, None]
-    state += jerk * rng.standard_normal((n, n_joints))
+    state += jerk * rng.standard_normal((n, n_joints), dtype=np.float32)
     # Gripper closes in the middle of the episode (grasp), opens at the end.
     grip = np.where((u > 0.35) & (u < 0.85), 5.0, 80.0)
-    state[:, -1] = grip + rng.standard_normal(n) * 0.5
+    state[:, -1] = grip + rng.standard_normal(n, dtype=np.float32) * 0.5
     state = state.astype(np.float32)
 
     # Action = next commanded position (one frame ahead within the episode).
     nxt = np.minimum(np.arange(n) + 1, np.repeat(starts + lengths - 1, lengths))
-    action = (state[nxt] + rng.standard_normal((n, n_joints)).astype(np.float32) * 0.2).astype(np.float32)
+    action = state[nxt] + rng.standard_normal((n, n_joints), dtype=np.float32) * np.float32(0.2)
 
     cols = {
         "action": action,
@@ -260,17 +261,23 @@ def _episode_stats(values: np.ndarray, starts, lengths, *, quantiles: bool) -> d
         out["min"] = out["min"].astype(np.float64)
         out["max"] = out["max"].astype(np.float64)
     if quantiles:
-        ep = np.repeat(np.arange(n_ep), lengths)
+        # Pad episodes into rows (+inf sorts last), sort each row once, read positions: no per-episode loop.
+        width = int(lengths.max())
+        row = np.repeat(np.arange(n_ep), lengths)
+        col = np.arange(len(v)) - np.repeat(starts, lengths)
         for qv in QUANTILES:
             out[f"q{int(round(qv * 100)):02d}"] = np.empty((n_ep, v.shape[1]))
+        pos = {qv: (lengths - 1) * qv for qv in QUANTILES}
+        ar = np.arange(n_ep)
         for d in range(v.shape[1]):
-            srt = vf[np.lexsort((vf[:, d], ep)), d]
-            for qv in QUANTILES:
-                pos = starts + (lengths - 1) * qv
-                lo = np.floor(pos).astype(np.int64)
-                hi = np.minimum(lo + 1, starts + lengths - 1)
-                frac = pos - lo
-                out[f"q{int(round(qv * 100)):02d}"][:, d] = srt[lo] * (1 - frac) + srt[hi] * frac
+            m = np.full((n_ep, width), np.inf)
+            m[row, col] = vf[:, d]
+            m.sort(axis=1)
+            for qv, p in pos.items():
+                lo = np.floor(p).astype(np.int64)
+                hi = np.minimum(lo + 1, lengths - 1)
+                frac = p - lo
+                out[f"q{int(round(qv * 100)):02d}"][:, d] = m[ar, lo] * (1 - frac) + m[ar, hi] * frac
     return out
 
 
@@ -439,7 +446,8 @@ def _write_v30(root, info, cols, features, lengths, starts, ep_stats, ep_tasks, 
         path.parent.mkdir(parents=True, exist_ok=True)
         table = _data_table(cols, features, lo, hi)
         # lerobot appends one row group per episode (ParquetWriter.write_table per save_episode).
-        with pq.ParquetWriter(path, table.schema) as writer:
+        # Dictionary-encode only the index columns: 2x faster writes, smaller files, same schema.
+        with pq.ParquetWriter(path, table.schema, use_dictionary=["episode_index", "task_index"]) as writer:
             for e in eps.tolist():
                 a = int(starts[e]) - lo
                 writer.write_table(table.slice(a, int(lengths[e])))

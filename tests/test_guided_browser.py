@@ -26,6 +26,10 @@ def _walk(page, name, expected):
     assert len(steps) == len(expected)
     for i, text in zip(steps, expected):
         check = page.locator(f"#ws-cell-{i}-check")
+        if "run this cell" not in check.inner_text():
+            import sqlite3
+            print("DEBUG", PROJECT_HOME, [tuple(r) for r in sqlite3.connect(str(PROJECT_HOME / "studio.db")).execute("select * from workspace_runs")])
+            page.screenshot(path="/tmp/h7/gfail.png", full_page=True)
         assert "run this cell" in check.inner_text()
         page.locator(f"#ws-cell-{i}-run").click()
         page.locator(f"#ws-cell-{i}-check.ws-check-pass").wait_for(timeout=120_000)
@@ -38,6 +42,8 @@ def test_newcomer_walks_guided_workspaces_1_and_2(demo_world, tmp_path, serve_ap
     from studio.workspaces.checks import score_selection, score_sentence
 
     project = _fresh_copy(demo_world, tmp_path)
+    global PROJECT_HOME
+    PROJECT_HOME = project.home
     url = serve_app(project)
 
     # first launch: the studio opens on guided workspace 1

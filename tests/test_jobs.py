@@ -245,3 +245,17 @@ def test_a_saved_selection_name_trains_on_its_export(project, train_ds):
     assert json.loads((export / "meta" / "info.json").read_text())["total_episodes"] == 2
     with pytest.raises(JobError, match="neither|does not exist"):
         jobs.validate(project, dataset="no-such-selection")
+
+
+@pytest.mark.slow
+def test_evaluate_hands_a_checkpoint_to_the_rollout_engine(demo_world, project, tmp_path):
+    demos = demo_world.datasets_dir / "pick_cube_demos"  # read-only: jobs live in this test's project
+    spec = jobs.validate(project, dataset=str(demos), policy="act", steps=4, batch_size=4)
+    job = jobs.submit(project, spec)
+    (job,) = jobs.wait(project, [job.id], timeout=300, poll_s=0.3)
+    assert job.state == jobs.SUCCEEDED, job.error
+    ck = jobs.final_checkpoint(project, job)
+    out = jobs.evaluate(project, ck.id, episodes=2, workers=1, seed=5, out=tmp_path / "eval", max_steps=20)
+    summary = json.loads((Path(out) / "summary.json").read_text())
+    assert summary["n_episodes"] == 2 and [e["seed"] for e in summary["episodes"]] == [5, 6]
+    assert str(ck.pretrained_dir) in str(summary["policy"])

@@ -20,14 +20,14 @@ def test_panel_starts_a_job_and_shows_progress_advancing(project, serve_app, pag
     page.goto(url + "?panel=Train")
     page.locator("#train-submit").wait_for(state="visible")
     steps = page.locator("#train-steps input")
-    steps.fill("400")
+    steps.fill("2000")
     page.locator("#train-batch input").fill("4")
-    page.locator("#train-save-freq input").fill("100")
+    page.locator("#train-save-freq input").fill("500")
     page.locator("#train-submit").click()
     page.locator("#train-message").get_by_text(re.compile(r"Queued job \d+")).wait_for(timeout=30_000)
 
     (job,) = jobs.list_jobs(project)
-    assert job.spec["steps"] == 400 and job.spec["dataset"].endswith("reach")
+    assert job.spec["steps"] == 2000 and job.spec["dataset"].endswith("reach")
     page.wait_for_function(
         "() => { const b = document.querySelector('#train-progress-bar');"
         " return b && Number(b.dataset.step) > 0; }", timeout=150_000)
@@ -38,6 +38,14 @@ def test_panel_starts_a_job_and_shows_progress_advancing(project, serve_app, pag
     assert later > first and state in ("running", "succeeded")
     assert page.locator("#train-queue").get_by_text(job.name).count() >= 1
     assert page.locator("#train-loss .js-plotly-plot").count() == 1  # the loss curve is drawn
+
+    # closing the tab does not stop the job: a fresh page shows it further along
+    page.goto(url + "?panel=Train")
+    page.wait_for_function(
+        f"() => {{ const b = document.querySelector('#train-progress-bar');"
+        f" return b && Number(b.dataset.step) > {later}; }}", timeout=60_000)
+    page.locator("#train-job input").fill(str(job.id))
+    page.locator("#train-job input").press("Enter")
 
     # cancel from the panel: the trainer's process group is stopped
     page.locator("#train-cancel").click()

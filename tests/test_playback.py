@@ -80,13 +80,41 @@ def test_episode_curves_are_named_from_info_json(ds_root, tmp_path):
     assert np.allclose([v[0] for v in vals], expected, atol=1e-5)
 
 
-@pytest.mark.parametrize("mode", ["file", "segment"])
-def test_video_frames_reference_the_episode_timestamps(ds_root, tmp_path, mode):
+def _reencode_av1(path: Path) -> None:
+    """Re-encode an mp4 as AV1 the way lerobot-record does (libsvtav1, GOP 2, yuv420p)."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(path)) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    tmp = path.with_name("av1.mp4")
+    with av.open(str(tmp), "w") as c:
+        st = c.add_stream("libsvtav1", rate=30, options={"g": "2", "crf": "30", "preset": "12"})
+        st.width, st.height, st.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        for i, img in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, 30)
+            for pkt in st.encode(f):
+                c.mux(pkt)
+        for pkt in st.encode():
+            c.mux(pkt)
+    tmp.replace(path)
+
+
+@pytest.mark.parametrize("codec,mode", [("h264", "file"), ("h264", "segment"), ("av1", "segment")])
+def test_video_frames_reference_the_episode_timestamps(ds_root, tmp_path, codec, mode):
     """v3.0: episode 1 starts at from_timestamp (40/30 s) inside a shared mp4."""
     from studio.datasets import open_dataset
     from studio.playback import write_recording
 
-    ds = open_dataset(ds_root)
+    if codec == "av1":
+        root = tmp_path / "av1"
+        shutil.copytree(ds_root, root)
+        _reencode_av1(root / f"videos/{FRONT}/chunk-000/file-000.mp4")
+    else:
+        root = ds_root
+    ds = open_dataset(root)
     rec = write_recording([(ds, 1)], tmp_path / f"ep1-{mode}.rrd", video_mode=mode)
     r = _load(rec.path)
     ent = f"/episode_1/cameras/{FRONT}"
@@ -129,6 +157,17 @@ def test_missing_video_is_a_note_not_a_failure(ds_root, tmp_path):
     assert any(WRIST in n and "missing" in n for n in rec.notes)
     static = _load(rec.path).view(index="frame_index", contents="/episode_0/task").select_static().read_all()
     assert WRIST in str(static.column("/episode_0/task:TextDocument:text").to_pylist())
+
+
+def test_corrupt_video_is_a_note_not_a_failure(ds_root, tmp_path):
+    from studio.playback import write_recording
+
+    copy = tmp_path / "copy"
+    shutil.copytree(ds_root, copy)
+    (copy / f"videos/{FRONT}/chunk-000/file-000.mp4").write_bytes(b"\x00\x00\x00\x18ftypisom" + b"garbage" * 50)
+    rec = write_recording([(copy, 2)], tmp_path / "ep2.rrd")
+    assert rec.episodes[0].cameras == (f"/episode_2/cameras/{WRIST}",)
+    assert any(FRONT in n for n in rec.notes)
 
 
 def test_side_by_side_episodes_share_aligned_timelines(ds_root, tmp_path):
@@ -241,3 +280,40 @@ def test_demo_and_rollout_side_by_side(sim_rollouts, ds_root, tmp_path):
     ents = _entities(_load(rec.path))
     assert f"/demo/cameras/{FRONT}" in ents and "/rollout/scene/block" in ents
     assert [e.scene for e in rec.episodes] == [None, "/rollout/scene"]
+
+
+def test_image_features_are_logged_as_encoded_images(ds_root, tmp_path):
+    """Datasets with `image` features (PNG bytes in the parquet, no mp4) play too."""
+    import io
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    from studio.playback import write_recording
+
+    root = tmp_path / "img"
+    shutil.copytree(ds_root, root)
+    info = json.loads((root / "meta/info.json").read_text())
+    info["features"]["observation.images.top"] = {"dtype": "image", "shape": [8, 8, 3],
+                                                   "names": ["height", "width", "channels"]}
+    (root / "meta/info.json").write_text(json.dumps(info))
+    data = root / "data/chunk-000/file-000.parquet"
+    table = pq.read_table(data)
+    pngs = []
+    for i in range(table.num_rows):
+        buf = io.BytesIO()
+        Image.fromarray(np.full((8, 8, 3), i % 256, np.uint8)).save(buf, format="PNG")
+        pngs.append({"bytes": buf.getvalue(), "path": None})
+    table = table.append_column("observation.images.top",
+                                pa.array(pngs, pa.struct([("bytes", pa.binary()), ("path", pa.string())])))
+    pq.write_table(table, data)
+
+    rec = write_recording([(root, 1)], tmp_path / "img.rrd")
+    assert "/episode_1/cameras/observation.images.top" in rec.episodes[0].cameras
+    ent = "/episode_1/cameras/observation.images.top"
+    fi, blobs = _column(_load(rec.path), f"{ent}/**", f"{ent}:EncodedImage:blob")
+    assert fi.tolist() == list(range(LENGTHS[1]))
+    first = np.asarray(Image.open(io.BytesIO(bytes(blobs[0][0]))))
+    assert first[0, 0, 0] == LENGTHS[0]  # episode 1 starts at global row 40

@@ -62,3 +62,16 @@ def test_rollouts_panel_plays_an_episode_and_saves_a_verdict(project, serve_app,
     (v,) = review.list_verdicts(project, "ckpt-a", 1)
     assert (v.verdict, v.progress) == ("partial", 50.0)
     assert [c.body for c in review.list_comments(project, "ckpt-a", 1)] == ["dropped the cube before the bin"]
+
+
+def test_register_form_adds_a_real_robot_set(project, tmp_path):
+    import pytest
+
+    from panels.rollouts import register_set, target_choices
+    from studio.errors import StudioError
+
+    root = write_synthetic_dataset(tmp_path / "so101_night", episodes=2, frames=10)
+    assert "2 real-robot rollouts of `ckpt-7`" in register_set(project, str(root), "ckpt-7", "", "ana")
+    assert "so101_night" in [k for _, k in target_choices(project)]
+    with pytest.raises(StudioError, match="checkpoint"):
+        register_set(project, str(root), "", "other", "ana")

@@ -128,3 +128,17 @@ def test_act_trains_on_the_demo_world_and_its_checkpoint_rolls_out(demo_world, t
     assert info.returncode == 0, info.stderr
     assert "problems  none" in info.stdout or "problems: none" in info.stdout
     assert open_dataset(out).problems == ()
+
+
+def test_cameras_are_recorded_as_videos_lerobot_decodes(tmp_path):
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from studio.sim.rollout import run_rollouts
+
+    out = run_rollouts("scripted:expert", episodes=1, seed=0, out=tmp_path / "cam", cameras=True, max_steps=3)
+    ds = LeRobotDataset("local/cam", root=out, video_backend="pyav")
+    assert ds.meta.video_keys == ["observation.images.front", "observation.images.wrist"]
+    item = ds[2]
+    front = item["observation.images.front"]
+    assert tuple(front.shape) == (3, 96, 96)
+    assert float(front.std()) > 0.02  # a rendered scene, not a blank frame

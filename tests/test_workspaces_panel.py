@@ -41,10 +41,10 @@ def test_notebook_editing_in_the_browser(project, serve_app, page):
     page.keyboard.press("Control+End")
     page.keyboard.type(" LIMIT 2")
     page.locator("#ws-save").click()
-    page.locator("#ws-status").get_by_text("Saved").wait_for()
+    page.wait_for_function("document.querySelector('#ws-status')?.innerText.includes('Saved')")
     assert read(path).cells[0].source.endswith("LIMIT 2")
     page.locator("#ws-cell-0-run").click()
-    page.locator("#ws-cell-0-out-0").get_by_text("2 row(s)").wait_for()
+    page.wait_for_function("document.querySelector('#ws-cell-0-out-0')?.innerText.includes('2 row(s)')")
     assert not page.console_errors.errors(), page.console_errors
 
 

@@ -76,6 +76,8 @@ def _from_row(row) -> Checkpoint:
 def sync_job(project, job) -> list[Checkpoint]:
     """Register every complete checkpoint found in the job's folder (idempotent)."""
     rows = []
+    existing = list_checkpoints(project, job_id=job.id)
+    known = {c.path for c in existing}
     for run in sorted(job.folder.glob("run-*")):
         root = run / "output" / "checkpoints"
         if not root.is_dir():
@@ -86,6 +88,8 @@ def sync_job(project, job) -> list[Checkpoint]:
             continue
         for d in root.iterdir():
             if not d.name.isdigit() or not (d / "pretrained_model" / "config.json").exists():
+                continue
+            if str(d.resolve()) in known:
                 continue
             prov: dict[str, Any] = {}
             try:
@@ -112,7 +116,8 @@ def sync_job(project, job) -> list[Checkpoint]:
                 )
         finally:
             conn.close()
-    return list_checkpoints(project, job_id=job.id)
+        return list_checkpoints(project, job_id=job.id)
+    return existing
 
 
 def list_checkpoints(project, job_id: int | None = None) -> list[Checkpoint]:

@@ -246,9 +246,12 @@ class Supervisor:
 
 def claim_next(project) -> Job | None:
     """Atomically move the next startable queued job to `running` (respecting concurrency)."""
-    limit = concurrency(project)
     conn = project.connect()
     try:
+        # cheap read first: most ticks find nothing queued and must not take the write lock
+        if conn.execute("SELECT 1 FROM jobs WHERE state = ? LIMIT 1", (QUEUED,)).fetchone() is None:
+            return None
+        limit = concurrency(project)
         with db.transaction(conn):
             n_local = conn.execute("SELECT COUNT(*) FROM jobs WHERE state = ? AND backend = 'local'",
                                    (RUNNING,)).fetchone()[0]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -66,7 +67,10 @@ def cached_recording(project, sources: Any, *, video_mode: str = "auto", refresh
     sources = [type(s)(d, s.episode, s.label) for s, d in zip(sources, datasets)]  # open each dataset once
     key = cache_key(sources, video_mode=video_mode)
     folder = cache_dir(project)
-    rrd, meta = folder / f"{key}.rrd", folder / f"{key}.json"
+    # A readable name: it is also the name of the downloaded file.
+    slug = "_vs_".join(f"{Path(d.root).name}_ep{s.episode}" for s, d in zip(sources, datasets))
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", slug)[:80]
+    rrd, meta = folder / f"{slug}-{key}.rrd", folder / f"{slug}-{key}.json"
     with _lock(key):
         if not refresh and rrd.is_file() and meta.is_file():
             try:

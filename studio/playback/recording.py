@@ -135,6 +135,7 @@ class EpisodeData:
     time_s: np.ndarray  # seconds since the episode's first frame
     timestamp: np.ndarray  # the dataset's own per-frame timestamps (for video lookup)
     curves: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict)
+    images: dict[str, tuple[list[bytes], str]] = field(default_factory=dict)  # image features: blobs, media type
     task: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -219,9 +220,10 @@ def read_episode(dataset: Any, episode: int) -> EpisodeData:
               if k not in INDEX_COLUMNS and str(ft.get("dtype")) in NUMERIC]
     schema_names = set(pq.read_schema(path).names)
     cols = [k for k in wanted if k in schema_names]
+    image_cols = [k for k, ft in features.items() if ft.get("dtype") == "image" and k in schema_names]
     base = [c for c in ("episode_index", "frame_index", "timestamp") if c in schema_names]
     try:
-        table = pq.read_table(path, columns=base + cols, filters=[("episode_index", "=", episode)]
+        table = pq.read_table(path, columns=base + cols + image_cols, filters=[("episode_index", "=", episode)]
                               if "episode_index" in schema_names else None)
     except Exception as exc:  # noqa: BLE001 - corrupt file: one sentence
         raise DatasetError(str(path), f"cannot be read ({exc})") from None
@@ -244,6 +246,12 @@ def read_episode(dataset: Any, episode: int) -> EpisodeData:
         if arr.dtype == bool:
             arr = arr.astype(np.float64)
         data.curves[key] = (joint_names(key, features[key], arr.shape[1]), arr.astype(np.float64, copy=False))
+    for key in image_cols:
+        encoded, note = _image_blobs(table.column(key))
+        if note:
+            data.notes.append(f"camera {key}: {note}")
+        if encoded:
+            data.images[key] = encoded
     for key in wanted:
         if key not in schema_names:
             data.notes.append(f"feature {key} is declared in info.json but missing from {path.name}")
@@ -252,6 +260,26 @@ def read_episode(dataset: Any, episode: int) -> EpisodeData:
         tasks = "; ".join(str(t) for t in list(tasks))
     data.task = str(tasks or "")
     return data
+
+
+def _image_blobs(col) -> tuple[tuple[list[bytes], str] | None, str | None]:
+    """Encoded frames of an `image` feature (struct {bytes, path} per row) → (blobs, media type)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    if pa.types.is_struct(col.type) and col.type.get_field_index("bytes") >= 0:
+        col = pc.struct_field(col, "bytes")
+    if not (pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type)):
+        return None, f"image column of type {col.type} is not encoded images; shown without it"
+    if col.null_count:
+        return None, f"{col.null_count} of {len(col)} frames have no embedded image bytes; shown without it"
+    blobs = col.to_pylist()
+    head = blobs[0][:4] if blobs else b""
+    media = "image/png" if head.startswith(b"\x89PNG") else "image/jpeg" if head.startswith(b"\xff\xd8") else ""
+    if not media:
+        return None, "images are neither PNG nor JPEG; shown without it"
+    return (blobs, media), None
 
 
 # --------------------------------------------------------------------------- videos
@@ -292,7 +320,7 @@ def remux_segment(path: Path, start: float, end: float) -> tuple[bytes, np.ndarr
         end_ticks = int(math.floor((end + 1e-6) * tb.denominator / tb.numerator))
         inp.seek(max(0, int(start * tb.denominator / tb.numerator)), stream=ist, backward=True, any_frame=False)
         with av.open(buf, "w", format="mp4") as out:
-            ost = out.add_stream_from_template(ist)
+            ost = out.add_stream_from_template(ist, opaque=True)
             for pkt in inp.demux(ist):
                 dts = pkt.dts
                 if dts is None or pkt.size == 0:
@@ -576,7 +604,8 @@ def prepare_episode(prefix: str, data: EpisodeData, *, video_mode: str = "auto",
     layout = EpisodeLayout(
         label=label or prefix.strip("/"), prefix=prefix, episode=data.episode, dataset=str(ds.root), frames=n,
         fps=fps, task=data.task,
-        cameras=tuple(f"{prefix}/cameras/{_part(v.key)}" for v in videos if v.blob is not None),
+        cameras=tuple(f"{prefix}/cameras/{_part(v.key)}" for v in videos if v.blob is not None)
+        + (tuple(f"{prefix}/cameras/{_part(k)}" for k in data.images) if cameras else ()),
         curves=tuple((key, f"{prefix}/{_part(key)}") for key in data.curves),
         scene=f"{prefix}/scene" if sc is not None else None, outcome=outcome_text, notes=tuple(notes),
     )
@@ -601,6 +630,10 @@ def log_episode(rec, ep: PreparedEpisode) -> EpisodeLayout:
         path = f"{prefix}/cameras/{_part(video.key)}"
         rec.log(path, rr.AssetVideo(contents=video.blob, media_type="video/mp4"), static=True)
         rec.send_columns(path, indexes=index, columns=rr.VideoFrameReference.columns_nanos(video.refs_ns))
+    for key, (blobs, media) in ep.data.images.items():
+        path = f"{prefix}/cameras/{_part(key)}"
+        if path in lay.cameras:
+            rec.send_columns(path, indexes=index, columns=rr.EncodedImage.columns(blob=blobs, media_type=[media] * n))
     if ep.scene is not None and lay.scene:
         log_scene(rec, lay.scene, ep.scene, data)
 

@@ -18,6 +18,9 @@ import numpy as np
 from studio.errors import StudioError
 
 
+MIN_STEPS_BEFORE_QUIT = 15  # nobody walks away in the first 1.5 s
+
+
 @dataclass(frozen=True)
 class SkillProfile:
     """The knobs of a scripted operator (units: metres and steps of 0.1 s)."""
@@ -41,6 +44,7 @@ class SkillProfile:
     max_attempts: int  # grasp attempts before giving up
     give_up_prob: float  # chance of giving up after each failed attempt
     quit_prob: float = 0.0  # chance that a long idle stretch ends the episode (walked away)
+    smoothing: float = 0.0  # low-pass on the commanded velocity (0 = none; skilled hands blend moves)
     hover: float = 0.06  # approach height above the cube
 
 
@@ -50,19 +54,19 @@ PROFILES: dict[str, SkillProfile] = {
         SkillProfile("expert", skill=0.95, speed=0.035, gain=0.6, noise=0.0005, jerk_prob=0.0, jerk_size=0.0,
                      pause_prob=0.0, pause_steps=(0, 0), idle_prob=0.0, idle_steps=(0, 0), detour_prob=0.0,
                      detour_size=0.0, aim_error=0.002, close_wait=4, chatter_prob=0.0, max_attempts=3,
-                     give_up_prob=0.0),
+                     give_up_prob=0.0, smoothing=0.6),
         SkillProfile("careful", skill=0.75, speed=0.015, gain=0.35, noise=0.0008, jerk_prob=0.0, jerk_size=0.0,
                      pause_prob=0.06, pause_steps=(2, 6), idle_prob=0.0, idle_steps=(0, 0), detour_prob=0.0,
                      detour_size=0.0, aim_error=0.003, close_wait=6, chatter_prob=0.0, max_attempts=3,
-                     give_up_prob=0.0),
-        SkillProfile("novice", skill=0.35, speed=0.03, gain=0.7, noise=0.004, jerk_prob=0.08, jerk_size=0.02,
+                     give_up_prob=0.0, smoothing=0.6),
+        SkillProfile("novice", skill=0.35, speed=0.03, gain=0.7, noise=0.005, jerk_prob=0.08, jerk_size=0.02,
                      pause_prob=0.03, pause_steps=(1, 4), idle_prob=0.0, idle_steps=(0, 0), detour_prob=0.6,
-                     detour_size=0.08, aim_error=0.012, close_wait=2, chatter_prob=0.08, max_attempts=2,
-                     give_up_prob=0.3),
+                     detour_size=0.08, aim_error=0.016, close_wait=2, chatter_prob=0.15, max_attempts=2,
+                     give_up_prob=0.6),
         SkillProfile("distracted", skill=0.15, speed=0.02, gain=0.5, noise=0.002, jerk_prob=0.02,
                      jerk_size=0.015, pause_prob=0.02, pause_steps=(2, 5), idle_prob=0.08, idle_steps=(20, 45),
                      detour_prob=0.3, detour_size=0.06, aim_error=0.018, close_wait=3, chatter_prob=0.03,
-                     max_attempts=2, give_up_prob=0.7, quit_prob=0.3),
+                     max_attempts=2, give_up_prob=0.7, quit_prob=0.3, smoothing=0.2),
     )
 }
 
@@ -91,6 +95,8 @@ class ScriptedOperator:
         self.waypoint = None
         self.z_rest = None
         self.gave_up = False
+        self.v = np.zeros(3)
+        self.t = 0
 
     def describe(self) -> dict:
         return asdict(self.p)
@@ -124,12 +130,14 @@ class ScriptedOperator:
             self.z_rest = float(cube[2])
             self._new_attempt(cube)
         zero = np.zeros(3)
+        self.t += 1
 
         if self.idle > 0:  # looking away / pausing: the hand rests
             self.idle -= 1
+            self.v = zero
             return np.array([*zero, self.grip], dtype=np.float32)
         if p.idle_prob and rng.random() < p.idle_prob:
-            if rng.random() < p.quit_prob:
+            if self.t > MIN_STEPS_BEFORE_QUIT and rng.random() < p.quit_prob:
                 self.gave_up = True
                 return None
             self.idle = int(rng.integers(p.idle_steps[0], p.idle_steps[1] + 1))
@@ -159,12 +167,12 @@ class ScriptedOperator:
             self.grip = 1.0
             self.wait -= 1
             if self.wait <= 0:
-                self.phase, self.wait = "check", 4
+                self.phase, self.wait = "check", 20
         elif self.phase == "check":  # lift a little and look whether the cube came along
             self.grip = 1.0
-            move = self._move(target, np.array([target[0], target[1], self.z_rest + 0.05]))
+            move = self._move(target, np.array([target[0], target[1], self.z_rest + 0.06]))
             self.wait -= 1
-            if self.wait <= 0:
+            if target[2] - self.z_rest >= 0.035 or self.wait <= 0:
                 if cube[2] - self.z_rest > 0.012:
                     self.phase = "lift"
                 else:
@@ -183,7 +191,8 @@ class ScriptedOperator:
             self.grip = 1.0
             move = self._move(target, np.array([target[0], target[1], self.z_rest + 0.2]))
 
-        move = move + rng.normal(0.0, p.noise, 3)
+        self.v = p.smoothing * self.v + (1.0 - p.smoothing) * move
+        move = self.v + rng.normal(0.0, p.noise, 3)
         if p.jerk_prob and rng.random() < p.jerk_prob:
             move = move + p.jerk_size * rng.normal(0.0, 1.0, 3)
         grip = self.grip

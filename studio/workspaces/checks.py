@@ -134,10 +134,12 @@ def _selection_scored(cell, result, ctx) -> CheckResult:
         return CheckResult(False, f"Selection '{name}' is saved, but this project has no {LABELS_FILE} to score it against.")
     e, n = score.get("expert", (0, 0)), score.get("novice", (0, 0))
     sentence = score_sentence(score)
-    good = e[1] > 0 and e[0] / e[1] >= 0.5 and (n[1] == 0 or n[0] / n[1] <= 0.25)
-    if good:
+    kept_e = e[0] / e[1] if e[1] else 0.0
+    kept_n = n[0] / n[1] if n[1] else 0.0
+    # worked = most experts kept, and experts kept far more often than novices
+    if e[1] and kept_e >= 0.5 and kept_e - kept_n >= 0.3:
         return CheckResult(True, f"Selection '{name}' saved: {sentence}.")
-    return CheckResult(False, f"Selection '{name}' saved, but {sentence}: aim to keep at least half the experts and at most a quarter of the novices.")
+    return CheckResult(False, f"Selection '{name}' saved, but {sentence}: aim to keep most experts and drop most novices.")
 
 
 def _jobs_submitted(cell, result, ctx) -> CheckResult:
@@ -175,7 +177,7 @@ CHECKS: dict[str, Check] = {
         Check("drew_chart", "The cell drew a chart.", _drew_chart),
         Check("played_episode", "The playback cell produced a recording for the viewer.", _played_episode),
         Check("curated", "The curate cell kept some but not all episodes.", _curated),
-        Check("selection_scored", "The saved selection keeps most experts and few novices (demo truth).", _selection_scored),
+        Check("selection_scored", "The saved selection keeps most experts and drops most novices (demo truth).", _selection_scored),
         Check("jobs_submitted", "The train cell put jobs in the queue.", _jobs_submitted),
         Check("rollouts_done", "The evaluate cell produced a rollout set.", _rollouts_done),
         Check("compared", "The compare cell gave a verdict.", _compared),
