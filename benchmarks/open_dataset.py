@@ -71,19 +71,22 @@ def main() -> int:
         write_synthetic_dataset(root, episodes=args.episodes, frames=args.frames, seed=0)
         print(f"generated {args.episodes} episodes × {args.frames} frames in {time.perf_counter() - t0:.1f} s at {root}")
 
-    env = dict(os.environ, HF_HUB_OFFLINE="1", STUDIO_HOME=str((tmp or root.parent) / "bench-home"))
+    work = Path(tempfile.mkdtemp(prefix="studio-bench-work-"))
+    # fresh caches for both sides, so "first run" really is cold for both
+    env = dict(os.environ, HF_HUB_OFFLINE="1", STUDIO_HOME=str(work / "home"),
+               HF_DATASETS_CACHE=str(work / "hf-datasets"), STUDIO_CACHE_DIR=str(work / "studio-cache"))
     studio_cmd = [str(REPO / ".venv/bin/studio") if (REPO / ".venv/bin/studio").exists() else "studio", "info", str(root)]
     lerobot_cmd = [sys.executable, "-c", LEROBOT_SNIPPET.format(root=str(root))]
     try:
         # lerobot converts the parquet files into its Arrow cache on the first run; time it, then warm runs.
+        # first runs: lerobot builds its Arrow cache, the studio scans every frame (cache outside the dataset)
         lerobot_first = timed(lerobot_cmd, env, "lerobot-first")
-        lerobot_runs = [timed(lerobot_cmd, env, "lerobot") for _ in range(max(1, args.repeats - 1))]
-        # the first studio run scans every frame; later ones reuse the scan cached outside the dataset
-        scan_cache = Path(tempfile.mkdtemp(prefix="studio-bench-cache-"))
-        env["STUDIO_CACHE_DIR"] = str(scan_cache)
         studio_cold = timed(studio_cmd, env, "studio-cold")
-        studio_runs = [timed(studio_cmd, env, "studio") for _ in range(args.repeats)]
-        shutil.rmtree(scan_cache, ignore_errors=True)
+        # warm runs, interleaved so that load on a shared machine hits both sides alike
+        lerobot_runs, studio_runs = [], []
+        for _ in range(args.repeats):
+            lerobot_runs.append(timed(lerobot_cmd, env, "lerobot"))
+            studio_runs += [timed(studio_cmd, env, "studio") for _ in range(2)]
 
         from studio.datasets import open_dataset
         from studio.plugins import PluginHost
@@ -101,6 +104,7 @@ def main() -> int:
             runs.append(time.perf_counter() - t0)
         assert res.total_rows == ds.total_episodes
     finally:
+        shutil.rmtree(work, ignore_errors=True)
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -274,6 +274,12 @@ def build(ctx: AppContext) -> None:
         note_text = gr.Textbox(label="Note on the picked episode", scale=4, elem_id="curate-note")
         note_btn = gr.Button("Save note", size="sm", scale=1, elem_id="curate-note-save")
     tag_status = gr.Markdown(elem_id="curate-tag-status")
+    with gr.Accordion("Play the picked episode (Rerun viewer)", open=False):
+        play_btn = gr.Button("▶ Play picked episode", size="sm", elem_id="curate-play")
+        play_note = gr.Markdown(elem_id="curate-play-note")
+        from panels.viewer import rerun_viewer
+
+        viewer = rerun_viewer(elem_id="curate-viewer", height=480)
     gr.Markdown("### This selection vs the rest")
     compare = gr.Dataframe(interactive=False, elem_id="curate-compare")
     gr.Markdown("### Save and export")
@@ -327,6 +333,9 @@ def build(ctx: AppContext) -> None:
         return (pred,) + tuple(_render(source, pred, weights_v, hm, xm, ym))
 
     def _tag(action: str, source, where_v, weights_v, eps_text, custom, request: gr.Request):
+        from studio.auth import require
+
+        require(ctx.auth, request, "tag")  # team review roles (studio serve)
         from studio.curation import tags as tg
 
         ds, scored, facts, res = view_state(ctx, source, where_v, weights_v)
@@ -349,6 +358,9 @@ def build(ctx: AppContext) -> None:
 
     @guarded
     def on_note(source, eps_text, text, request: gr.Request):
+        from studio.auth import require
+
+        require(ctx.auth, request, "tag")  # team review roles (studio serve)
         from studio.curation import tags as tg
 
         ds = open_ds(source)
@@ -359,6 +371,17 @@ def build(ctx: AppContext) -> None:
         return f"Note saved on episode {eps[0]}."
 
     @guarded
+    def on_play(source, eps_text):
+        from panels.viewer import notes_markdown, show_episodes
+
+        ds = open_ds(source)
+        eps = [int(e) for e in (eps_text or "").replace(" ", "").split(",") if e.strip().lstrip("-").isdigit()]
+        if len(eps) != 1:
+            raise StudioError("play", "pick one episode (click its row in the table) to play it")
+        value, rec = show_episodes(ctx.project, [(ds, eps[0], f"episode {eps[0]}")])
+        return value, notes_markdown(rec) or f"Playing episode {eps[0]}."
+
+    @guarded
     def on_row(df, evt: gr.SelectData):
         if evt is None or df is None or len(df) == 0:
             return gr.update()
@@ -367,6 +390,9 @@ def build(ctx: AppContext) -> None:
 
     @guarded
     def on_save(source, where_v, name, note, request: gr.Request):
+        from studio.auth import require
+
+        require(ctx.auth, request, "select")  # team review roles (studio serve)
         from studio.curation.selections import save_selection
 
         ds = open_ds(source)
@@ -386,7 +412,10 @@ def build(ctx: AppContext) -> None:
         return selection_predicate(s), s.name
 
     @guarded
-    def on_export(name, mode, progress=gr.Progress()):
+    def on_export(name, mode, request: gr.Request, progress=gr.Progress()):
+        from studio.auth import require
+
+        require(ctx.auth, request, "export")  # team review roles (studio serve)
         from studio.curation.export import export_selection
         from studio.curation.selections import get_selection
 
@@ -428,6 +457,7 @@ def build(ctx: AppContext) -> None:
         btn.click(make_tagger(action), tag_inputs, tag_status).then(on_view, view_inputs, view_outputs)
     note_btn.click(on_note, [pick, tag_eps, note_text], tag_status).then(on_view, view_inputs, view_outputs)
     table.select(on_row, [table], tag_eps)
+    play_btn.click(on_play, [pick, tag_eps], [viewer, play_note])
     save_btn.click(on_save, [pick, where, sel_name, sel_note], [sel_status, saved_pick]).then(
         on_view, view_inputs, view_outputs)
     saved_pick.input(on_open_saved, saved_pick, [where, sel_name]).then(on_view, view_inputs, view_outputs)

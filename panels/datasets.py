@@ -73,8 +73,8 @@ def overview_markdown(ds) -> str:
         "",
         "| robot | fps | episodes | frames | hours | version |",
         "|---|---|---|---|---|---|",
-        f"| {s['robot_type'] or '–'} | {s['fps']:g} | {s['total_episodes']} | {s['total_frames']:,} | "
-        f"{hours:.2f} | {s['codebase_version']} |",
+        (f"| {s['robot_type'] or '–'} | {s['fps']:g} | {s['total_episodes']} | {s['total_frames']:,} | "
+         f"{hours:.2f} | {s['codebase_version']} |"),
         "",
         "**Features**",
         "",
@@ -145,14 +145,14 @@ def chart_figure(df):
             else:
                 fig.add_trace(go.Scatter(x=xv, y=df[y], mode="markers", name=str(y)))
         fig.update_layout(xaxis_title=str(x), barmode="group")
-    fig.update_layout(height=360, margin=dict(l=40, r=10, t=30, b=40))
+    fig.update_layout(height=360, margin={"l": 40, "r": 10, "t": 30, "b": 40})
     return fig
 
 
 def joint_figure(ds, arrays: dict):
     """One subplot per joint (names from info.json): state solid, action dashed."""
-    from plotly.subplots import make_subplots
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
     vec = ds.vector_features()
     s_key, a_key = ds.state_key, ds.action_key
@@ -167,14 +167,15 @@ def joint_figure(ds, arrays: dict):
     for i, name in enumerate(names):
         if s_names and i < arrays[s_key].shape[1]:
             fig.add_trace(go.Scatter(x=t, y=arrays[s_key][:, i], mode="lines", name=f"{s_key}", legendgroup="s",
-                                     showlegend=(i == 0), line=dict(color="#2563eb", width=1.5)), row=i + 1, col=1)
+                                     showlegend=(i == 0), line={"color": "#2563eb", "width": 1.5}), row=i + 1, col=1)
         if a_names and i < arrays[a_key].shape[1]:
             fig.add_trace(go.Scatter(x=t, y=arrays[a_key][:, i], mode="lines", name=f"{a_key}", legendgroup="a",
-                                     showlegend=(i == 0), line=dict(color="#f97316", width=1.2, dash="dash")),
+                                     showlegend=(i == 0), line={"color": "#f97316", "width": 1.2, "dash": "dash"}),
                           row=i + 1, col=1)
     height = max(320, 150 * n)
-    fig.update_layout(height=height, margin=dict(l=40, r=10, t=80, b=30),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0 + 30.0 / height, x=1, xanchor="right"))
+    fig.update_layout(height=height, margin={"l": 40, "r": 10, "t": 80, "b": 30},
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0 + 30.0 / height, "x": 1,
+                              "xanchor": "right"})
     fig.update_xaxes(title_text="time (s)", row=n, col=1)
     return fig
 
@@ -184,8 +185,8 @@ def camera_view(ds, episode: int):
     from studio.video import camera_thumbnails
 
     items, notes = [], []
-    if not ds.video_keys():
-        return [], "This dataset has no camera videos."
+    if not ds.video_keys() and not ds.image_keys():
+        return [], "This dataset has no cameras (no video or image features)."
     for key, thumb in camera_thumbnails(ds, episode, max_side=320).items():
         if isinstance(thumb, str):
             notes.append(f"- `{key}`: {thumb.split(': ', 1)[-1]}")
@@ -255,7 +256,7 @@ def build(ctx: AppContext) -> None:
         ds = open_source(ctx, src, fresh=True)
         progress(0.7, desc="Building the SQL catalog")
         cols = episode_columns(ds)
-        df, pg, info = episodes_page(ctx, ds, "episode_index", False, 1, size_v)
+        df, _, info = episodes_page(ctx, ds, "episode_index", False, 1, size_v)
         first = int(ds.episodes["episode_index"].iloc[0]) if ds.total_episodes else 0
         return (
             src.strip(), overview_markdown(ds), gr.update(choices=cols, value="episode_index"), False, 1, df, info,
@@ -324,7 +325,7 @@ def build(ctx: AppContext) -> None:
     source.submit(on_open, [source, size], open_outputs)
     page_inputs = [current, sort, desc, page, size]
     for comp in (sort, desc, size):
-        comp.change(on_page, page_inputs, [episodes, page, page_info])
+        comp.input(on_page, page_inputs, [episodes, page, page_info])  # user edits only, not our updates
     page.submit(on_page, page_inputs, [episodes, page, page_info])
     prev_btn.click(lambda *a: on_step(*a, -1), page_inputs, [episodes, page, page_info])
     next_btn.click(lambda *a: on_step(*a, +1), page_inputs, [episodes, page, page_info])

@@ -211,6 +211,9 @@ def build(ctx: AppContext) -> None:
 
     @guarded
     def on_verdict(key, ep, verdict_, progress_, comment_, request: gr.Request):
+        from studio.auth import require
+
+        require(ctx.auth, request, "verdict")  # team review roles (studio serve)
         if not key or ep is None:
             raise StudioError("review", "pick a rollout set and an episode first")
         if not verdict_:
@@ -225,6 +228,9 @@ def build(ctx: AppContext) -> None:
 
     @guarded
     def on_comment(key, ep, comment_, request: gr.Request):
+        from studio.auth import require
+
+        require(ctx.auth, request, "comment")  # team review roles (studio serve)
         if not key or ep is None:
             raise StudioError("review", "pick a rollout set and an episode first")
         t = review.resolve_target(project, key)
@@ -234,6 +240,9 @@ def build(ctx: AppContext) -> None:
 
     @guarded
     def on_register(path, ckpt, name, request: gr.Request):
+        from studio.auth import require
+
+        require(ctx.auth, request, "evaluate")  # team review roles (studio serve)
         msg = register_set(project, path, ckpt, name, _author(request))
         return msg, gr.update(choices=target_choices(project)), activity_markdown(project)
 

@@ -140,7 +140,7 @@ def build(ctx: AppContext) -> None:
     queue = gr.Dataframe(headers=QUEUE_HEADERS, value=queue_rows(project), interactive=False,
                          elem_id="train-queue", wrap=True)
     with gr.Row():
-        job_id = gr.Number(value=None, precision=0, label="Job", elem_id="train-job", scale=1)
+        job_id = gr.Number(value=None, precision=0, label="Job (empty/0 = newest; click a row)", elem_id="train-job", scale=1)
         cancel_btn = gr.Button("Cancel", elem_id="train-cancel", scale=1)
         resume_btn = gr.Button("Resume", elem_id="train-resume", scale=1)
         retry_btn = gr.Button("Retry", elem_id="train-retry", scale=1)
@@ -153,7 +153,7 @@ def build(ctx: AppContext) -> None:
     ckpt_table = gr.Dataframe(headers=CKPT_HEADERS, value=checkpoint_rows(project), interactive=False,
                               elem_id="train-checkpoints", wrap=True)
     with gr.Row():
-        ckpt_id = gr.Number(value=None, precision=0, label="Checkpoint", elem_id="train-ckpt-id")
+        ckpt_id = gr.Number(value=None, precision=0, label="Checkpoint (click a row)", elem_id="train-ckpt-id")
         eval_episodes = gr.Number(50, precision=0, label="Rollouts", elem_id="train-eval-episodes")
         eval_workers = gr.Number(2, precision=0, label="Workers", elem_id="train-eval-workers")
         eval_btn = gr.Button("Evaluate", elem_id="train-evaluate")
@@ -187,7 +187,10 @@ def build(ctx: AppContext) -> None:
     outs = [queue, progress, loss_plot, log, ckpt_table, seen]
 
     @guarded
-    def on_submit(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, be):
+    def on_submit(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, be, request: gr.Request):
+        from studio.auth import require
+
+        require(ctx.auth, request, "train")  # team review roles (studio serve)
         spec = jobs.validate(project, dataset=ds or "", policy=pol, steps=int(n_steps or 0), batch_size=int(bs or 0),
                              lr=float(lr_) if lr_ else None, device=dev, seed=int(sd or 0),
                              save_freq=int(sf) if sf else None, init_from=(frm or "").strip() or None)
@@ -196,7 +199,10 @@ def build(ctx: AppContext) -> None:
         return f"Queued job {job.id}: {job.name}.", job.id
 
     @guarded
-    def on_pipeline(ds, cur, pol, n_steps, n_post, bs, lr_, dev, sd, sf, be):
+    def on_pipeline(ds, cur, pol, n_steps, n_post, bs, lr_, dev, sd, sf, be, request: gr.Request):
+        from studio.auth import require
+
+        require(ctx.auth, request, "train")  # team review roles (studio serve)
         if not cur:
             raise gr.Error("Pick the curated selection (or dataset) for stage 2.", print_exception=False)
         pipe = jobs.submit_pretrain_posttrain(
@@ -219,7 +225,10 @@ def build(ctx: AppContext) -> None:
         return run
 
     @guarded
-    def on_evaluate(cid, n, w, prog=gr.Progress()):
+    def on_evaluate(cid, n, w, request: gr.Request, prog=gr.Progress()):
+        from studio.auth import require
+
+        require(ctx.auth, request, "evaluate")  # team review roles (studio serve)
         if not cid:
             raise gr.Error("Enter a checkpoint id from the table.", print_exception=False)
 
@@ -237,6 +246,15 @@ def build(ctx: AppContext) -> None:
     resume_btn.click(_action(jobs.resume, "resumed"), [job_id], message)
     retry_btn.click(_action(jobs.retry, "queued again"), [job_id], message)
     eval_btn.click(on_evaluate, [ckpt_id, eval_episodes, eval_workers], eval_msg)
+    def _row_id(evt: gr.SelectData):
+        row = getattr(evt, "row_value", None) or []
+        try:
+            return int(row[0])
+        except (TypeError, ValueError, IndexError):
+            return gr.update()
+
+    queue.select(_row_id, None, job_id)
+    ckpt_table.select(_row_id, None, ckpt_id)
     job_id.change(refresh, [job_id, seen], outs)
     timer.tick(refresh, [job_id, seen], outs)
 

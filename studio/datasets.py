@@ -17,9 +17,10 @@ import logging
 import math
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -386,7 +387,7 @@ def _rel(path: Path, root: Path) -> str:
 
 
 def _episodes_list(eps: Iterable[int], limit: int = 8) -> str:
-    eps = sorted(set(int(e) for e in eps))
+    eps = sorted({int(e) for e in eps})
     head = ", ".join(str(e) for e in eps[:limit])
     more = f" and {len(eps) - limit} more" if len(eps) > limit else ""
     word = "episode" if len(eps) == 1 else "episodes"
@@ -425,7 +426,10 @@ def resolve_root(path_or_repo: str | os.PathLike) -> tuple[Path, str | None]:
 def _download(repo_id: str) -> Path:
     try:
         from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import LocalEntryNotFoundError, RepositoryNotFoundError
+        from huggingface_hub.errors import (
+            LocalEntryNotFoundError,
+            RepositoryNotFoundError,
+        )
     except ImportError:  # pragma: no cover - huggingface_hub ships with the studio
         raise DatasetError(repo_id, "huggingface_hub is not installed; cannot download Hub datasets") from None
     try:
@@ -451,7 +455,7 @@ def _download(repo_id: str) -> Path:
     return root
 
 
-def open_dataset(path_or_repo: str | os.PathLike, *, project=None) -> "Dataset":
+def open_dataset(path_or_repo: str | os.PathLike, *, project=None) -> Dataset:
     """Open a LeRobot dataset (v3.0 or v2.1) from a folder or a Hub repo id; validate it.
 
     Raises DatasetError only when nothing can be read; other faults become `problems`.
@@ -788,7 +792,7 @@ class _Opener:
             out.append(f)
         return sorted(out)
 
-    def _reconcile_episodes(self, info, episodes, scan: "_DataScan", version):
+    def _reconcile_episodes(self, info, episodes, scan: _DataScan, version):
         """Compare episode metadata with the data; derive episodes from the data if needed."""
         import pyarrow as pa
 
@@ -991,7 +995,7 @@ def _probe_video(path: Path) -> str | None:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 return "no video stream"
-    except Exception as exc:  # PyAV raises many error classes for bad files
+    except Exception as exc:  # noqa: BLE001 - PyAV raises many error classes for bad files
         return _short(exc)
     return None
 

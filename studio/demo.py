@@ -85,7 +85,7 @@ def build_demo_world(
 ) -> Path:
     """Build the demo world (idempotent: a complete one is left as it is)."""
     from studio.errors import StudioError
-    from studio.sim.episodes import EpisodeJob, run_jobs
+    from studio.sim.episodes import EpisodeJob, JobStream
     from studio.sim.recorder import record_episodes, staging_dir
     from studio.sim.registry import get_env
 
@@ -118,10 +118,10 @@ def build_demo_world(
 
     if progress is not None:
         progress(0, len(jobs))
-    with staging_dir(root) as tmp:
+    with JobStream(jobs, workers=workers) as stream, staging_dir(root) as tmp:
         record_episodes(
             tmp,
-            run_jobs(jobs, workers=min(workers, len(jobs))),
+            stream,
             spec=spec,
             cameras=cameras,
             outcomes=False,

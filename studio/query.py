@@ -18,11 +18,10 @@ from __future__ import annotations
 import json
 import logging
 import re
-import os
 import tempfile
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from studio.errors import QueryError
 
@@ -40,7 +39,7 @@ DENIED_FUNCTIONS = {
 }
 CORE_VIEWS = ("frames", "episodes", "tasks")
 # A statement's trailing semicolon and any comments after it (they would end the paging wrapper).
-_TRAILING = re.compile(r";(?:\s|--[^\n]*(?:\n|$)|/\*.*?\*/)*$", re.S)
+_TRAILING = re.compile(r";(?:\s|--[^\n]*(?:\n|$)|/\*.*?\*/)*$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -82,10 +81,10 @@ class Catalog:
     frame_columns: list = field(default_factory=list, repr=False)
 
     # ------------------------------------------------------------------ build
-    def build(self, plugin_host=None) -> "Catalog":
+    def build(self, plugin_host=None) -> Catalog:
         import duckdb
 
-        self._tmpdir = tempfile.mkdtemp(prefix="studio-duckdb-")
+        self._tmpdir = tempfile.mkdtemp(prefix="catalog-", dir=_spill_root())
         self._internal = duckdb.connect(":memory:")
         self._sandbox = duckdb.connect(":memory:")
         frames_sql = self._frames_sql()
@@ -183,7 +182,7 @@ class Catalog:
             try:
                 out = impl.function(**{k: v for k, v in {"dataset": self.dataset, "project": self.project}.items()
                                        if k in impl.argnames})
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the catalog
                 plugin_host._fail(impl.plugin_name, f"hook studio_catalog_views raised {type(exc).__name__}: {exc}")
                 continue
             for item in out or []:
@@ -316,7 +315,6 @@ class Catalog:
     def sql(self, query: str, *, limit: int | None = DEFAULT_PAGE, offset: int = 0,
             timeout_s: float = DEFAULT_TIMEOUT_S) -> QueryResult:
         """Run one read-only SELECT from user input; return one page of the result."""
-        import time
 
         with self._sandbox_lock:
             return self._sql_locked(query, limit, offset, timeout_s)
@@ -434,11 +432,31 @@ class Catalog:
         return tree
 
     def close(self) -> None:
+        if self._tmpdir:
+            import shutil
+
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
         for con in (self._internal, self._sandbox):
             try:
                 con.close()
-            except Exception:
-                pass
+            except Exception:  # closing twice or after a failed build is fine
+                log.debug("closing a catalog connection failed", exc_info=True)
+
+
+_spill: str | None = None
+
+
+def _spill_root() -> str:
+    """One folder per process for DuckDB's spill files (never the cwd), removed at exit."""
+    global _spill
+    with _cache_lock:
+        if _spill is None:
+            import atexit
+            import shutil
+
+            _spill = tempfile.mkdtemp(prefix="studio-duckdb-")
+            atexit.register(shutil.rmtree, _spill, True)
+        return _spill
 
 
 def _walk(node: Any, ctes: set, tables: set, funcs: set, table_funcs: set) -> None:
@@ -448,8 +466,9 @@ def _walk(node: Any, ctes: set, tables: set, funcs: set, table_funcs: set) -> No
             schema = node.get("schema_name") or ""
             catalog = node.get("catalog_name") or ""
             name = node.get("table_name") or ""
-            full = ".".join(x for x in (catalog, schema, name) if x)
-            tables.add(full)
+            if schema.lower() in ("", "main") and catalog.lower() in ("", "memory"):
+                schema = catalog = ""  # main.frames is frames
+            tables.add(".".join(x for x in (catalog, schema, name) if x))
         elif typ == "TABLE_FUNCTION":
             fn = node.get("function") or {}
             table_funcs.add(str(fn.get("function_name", "?")))

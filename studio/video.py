@@ -135,12 +135,55 @@ def strip(dataset, key: str, episode_index: int, n: int = 6, max_side: int = 160
     return [(resize(f, max_side), float(t)) for f, t in zip(frames, times)]
 
 
+def image_at(dataset, key: str, episode_index: int, t: float) -> np.ndarray:
+    """The frame of an `image` feature (PNG/JPEG bytes stored in the data parquet) at `t` s."""
+    import io
+
+    import duckdb
+    from PIL import Image
+
+    files = dataset.data_files()
+    if key not in dataset.image_keys():
+        raise DatasetError(key, f"is not an image feature of {dataset.name}")
+    if not files:
+        raise DatasetError(key, "no readable data file holds its images")
+    start, end = dataset.episode_bounds(episode_index)
+    frame = int(round(min(max(0.0, float(t)), (end - start - 1) / dataset.fps) * dataset.fps))
+    lits = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    col = '"' + key.replace('"', '""') + '"'
+    con = duckdb.connect(":memory:")
+    try:
+        rows = con.execute(
+            f"SELECT {col} FROM read_parquet([{lits}], union_by_name=true) "
+            "WHERE episode_index = ? AND frame_index = ? LIMIT 1", [int(episode_index), frame]).fetchall()
+    except duckdb.Error as exc:
+        raise DatasetError(key, f"images are unreadable ({exc})") from None
+    finally:
+        con.close()
+    value = rows[0][0] if rows else None
+    data = value.get("bytes") if isinstance(value, dict) else value
+    if not data:
+        raise DatasetError(key, f"has no image for episode {episode_index} at frame {frame}")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return np.asarray(img.convert("RGB"))
+    except Exception as exc:  # noqa: BLE001 - PIL raises many error classes for bad bytes
+        raise DatasetError(key, f"image of episode {episode_index} frame {frame} is unreadable ({exc})") from None
+
+
 def camera_thumbnails(dataset, episode_index: int, max_side: int = 240) -> dict[str, Any]:
-    """{camera key: thumbnail array, or the sentence saying why there is none}."""
+    """{camera key: thumbnail array, or the sentence saying why there is none} for video and
+    image features, taken at the middle of the episode."""
     out: dict[str, Any] = {}
     for key in dataset.video_keys():
         try:
             out[key] = thumbnail(dataset, key, episode_index, max_side=max_side)
+        except DatasetError as exc:
+            out[key] = exc.sentence()
+    for key in dataset.image_keys():
+        try:
+            start, end = dataset.episode_bounds(episode_index)
+            out[key] = resize(image_at(dataset, key, episode_index, (end - start) / 2 / dataset.fps), max_side)
         except DatasetError as exc:
             out[key] = exc.sentence()
     return out

@@ -34,6 +34,15 @@ BENIGN_CONSOLE = (
 from helpers import free_port, wait_http  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_scan_cache(tmp_path_factory):
+    """Dataset scans are cached outside datasets (studio.datasets); keep tests' out of ~/.cache."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("STUDIO_CACHE_DIR", str(tmp_path_factory.mktemp("studio-cache")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture
 def project(tmp_path: Path):
     from studio.project import open_project

@@ -146,3 +146,37 @@ def test_served_studio_refuses_unauthenticated_requests(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_signed_in_viewer_may_read_but_not_change(project, page):
+    """Through a real login page: the viewer's name reaches the panels, and their role is enforced."""
+    from panels.app import build_app
+
+    uf = UsersFile(project.home / "users.json")
+    uf.add("vic", "viewer", "viewer-pass-1")
+    auth = Auth(uf)
+    demo = build_app(project, auth=auth)
+    port = free_port()
+    demo.queue(default_concurrency_limit=4)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                auth=auth.gradio_auth, allowed_paths=[str(project.home)])
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_http(url)
+        page.goto(url + "?panel=Workspaces&workspace=01-first-look")
+        page.get_by_label("username").fill("vic")
+        page.get_by_label("password").fill("wrong-password")
+        page.get_by_role("button", name="Login").click()
+        page.get_by_text("Incorrect Credentials").wait_for()
+        page.get_by_label("username").fill("vic")  # the form is cleared after a failed attempt
+        page.get_by_label("password").fill("viewer-pass-1")
+        page.get_by_role("button", name="Login").click()
+        page.locator("#studio-nav").wait_for()
+        page.goto(url + "?panel=Workspaces&workspace=01-first-look")
+        page.locator("#ws-cell-0").wait_for()
+        before = (project.workspaces_dir / "01-first-look.md").read_text()
+        page.locator("#ws-add").click()
+        page.get_by_text("user 'vic' (viewer): may not edit workspace: that needs the curator role").first.wait_for()
+        assert (project.workspaces_dir / "01-first-look.md").read_text() == before
+    finally:
+        demo.close()

@@ -132,6 +132,8 @@ def test_cli_metrics_json_and_export_where(video_ds, tmp_path, capsys):
     assert main(["export", "--selection", "good", "--episode-list", "--project", home]) == 0
     listing = json.loads((Path(home) / "selections" / "good-r1.json").read_text())
     assert listing["episodes"] == [0, 2, 3] and "--dataset.episodes=[0,2,3]" in listing["lerobot_train_args"]
+    assert main(["export", "--selection", "good", "--format", "nope", "--project", home]) == 2
+    assert "unknown export format 'nope'" in capsys.readouterr().err
 
 
 def test_push_to_hub_offline_is_one_sentence(video_ds, tmp_path, monkeypatch):
@@ -161,3 +163,15 @@ def test_lerobot_train_runs_on_export(tmp_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_export_from_a_v21_dataset_is_v30(tmp_path):
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    root = tmp_path / "old"
+    write_synthetic_dataset(root, episodes=3, frames=20, version="v2.1", videos=[VIDEO], seed=3)
+    out = ex.export_episodes(open_dataset(root), [0, 2], tmp_path / "new")
+    assert json.loads((out / "meta/info.json").read_text())["codebase_version"] == "v3.0"
+    new = LeRobotDataset("local/new", root=out, video_backend="pyav")
+    assert new.num_episodes == 2 and int(new[25]["episode_index"]) == 1
+    assert tuple(new[25][VIDEO].shape) == (3, 48, 64)

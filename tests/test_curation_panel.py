@@ -67,6 +67,10 @@ def test_curate_panel_filter_tag_save_export(project, serve_app, page, tmp_path)
     page.locator("#curate-tag-episodes textarea").fill("0")
     page.click("#curate-tag-bad")
     page.locator("#curate-tag-status").get_by_text("'bad'").wait_for()
+    # play the picked episode in the embedded viewer
+    page.get_by_text("Play the picked episode").click()
+    page.click("#curate-play")
+    page.locator("#curate-play-note").get_by_text("episode 0").wait_for(timeout=60_000)
     assert len(tags.tags_by_episode(project, ds)) >= 6
 
     # save, then export

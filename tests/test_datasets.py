@@ -13,7 +13,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from studio.datasets import Problem, list_project_datasets, open_dataset, recent, remember_recent
+from studio.datasets import (
+    Problem,
+    list_project_datasets,
+    open_dataset,
+    recent,
+    remember_recent,
+)
 from studio.errors import DatasetError
 from studio.synthetic import write_synthetic_dataset
 
@@ -94,7 +100,7 @@ def test_opens_clean_v30(base):
     ref = ds.video_location("observation.images.front", 1)
     assert ref.exists and ref.from_ts == pytest.approx(10 / 30) and ref.to_ts == pytest.approx(22 / 30)
     path, from_ts, to_ts = ref
-    assert path.name == "file-000.mp4"
+    assert path.name == "file-000.mp4" and (from_ts, to_ts) == (ref.from_ts, ref.to_ts)
     assert ds.stats["action"]["count"] == [36]
     assert len(ds.fingerprint) == 16
 
@@ -536,3 +542,16 @@ def test_hub_repo_from_cache_offline(base, tmp_path, monkeypatch):
     cat = Catalog(dataset=ds).build(PluginHost(load_entry_points=False))
     assert cat.sql("SELECT count(*) AS n FROM frames").df["n"][0] == 36
     assert ds.video_location("observation.images.front", 0).exists
+
+
+def test_corrupt_pages_with_intact_footer(tmp_path):
+    """Damage inside the column data (footer intact) is found by the scan, file by file."""
+    root = write_synthetic_dataset(tmp_path / "v21", episodes=3, frames=20, version="v2.1")
+    bad = root / "data/chunk-000/episode_000001.parquet"
+    blob = bytearray(bad.read_bytes())
+    blob[200:1200] = b"\xab" * 1000
+    bad.write_bytes(bytes(blob))
+    ds = open_checked(root)
+    assert has(ds, "data/chunk-000/episode_000001.parquet", "is corrupt or truncated")
+    assert [p.name for p in ds.data_files()] == ["episode_000000.parquet", "episode_000002.parquet"]
+    assert has(ds, "meta/episodes.jsonl", "lists episode 1 that have no frames in the data")

@@ -8,7 +8,6 @@ import pytest
 
 from panels import datasets as panel
 from panels.registry import AppContext
-from studio.datasets import open_dataset
 from studio.plugins import PluginHost
 from studio.synthetic import write_synthetic_dataset
 
@@ -72,6 +71,15 @@ def test_panel_opens_dataset_and_runs_query(project, serve_app, page):
     page.locator("#datasets-overview").get_by_text("Problems: none found").wait_for()
     assert "demo_ds" in page.locator("#datasets-overview").inner_text()
     page.locator("#datasets-episodes").get_by_text("35", exact=True).first.wait_for()
+    # server-side sorting: longest episode first
+    page.locator("#datasets-desc input").check()
+    page.locator("#datasets-page-info").get_by_text("page 1 of 1").wait_for()
+    first_row = page.locator("#datasets-episodes tbody tr").first
+    first_row.get_by_text("35", exact=True).wait_for()
+    # clicking a row opens that episode in the episode view
+    first_row.locator("td").first.click()
+    page.get_by_role("tab", name="Episode", exact=True).click()
+    page.locator("#datasets-episode-info").get_by_text("Episode 3").wait_for()
 
     page.get_by_role("tab", name="SQL").click()
     editor = page.locator("#datasets-sql .cm-content")

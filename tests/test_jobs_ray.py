@@ -1,4 +1,5 @@
-"""The Ray backend against a local Ray instance that the test starts and stops."""
+"""The Ray backend against a local Ray instance that the test starts and stops (with the
+Diffusion Policy CPU preset, so both CPU presets train in the default run)."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def test_job_runs_on_ray_and_returns_artifacts_to_the_project(project, tmp_path,
 
     ds = write_synthetic_dataset(tmp_path / "reach", episodes=2, frames=30, environment_state=True)
     project.set_setting("ray.address", ray_cluster)
-    spec = jobs.validate(project, dataset=str(ds), policy="act", steps=8, batch_size=4, save_freq=4)
+    spec = jobs.validate(project, dataset=str(ds), policy="diffusion", steps=8, batch_size=4, save_freq=4)
     job = jobs.submit(project, spec, backend="ray")
     (job,) = jobs.wait(project, [job.id], timeout=300, poll_s=0.5)
     assert job.state == jobs.SUCCEEDED, (job.error, jobs.tail(job.log_path))
@@ -59,6 +60,7 @@ def test_job_runs_on_ray_and_returns_artifacts_to_the_project(project, tmp_path,
     assert steps == list(range(1, 9))
     cks = jobs.list_checkpoints(project, job_id=job.id)
     assert [c.step for c in cks] == [4, 8]
+    assert json.loads((cks[-1].pretrained_dir / "config.json").read_text())["type"] == "diffusion"
     for c in cks:  # the checkpoints now live in the project's job folder, pointing at local paths
         assert Path(c.path).is_relative_to(job.folder) and c.exists
         cfg = json.loads((c.pretrained_dir / "train_config.json").read_text())

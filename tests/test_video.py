@@ -84,3 +84,34 @@ def test_unreadable_video_is_one_sentence(tmp_path):
     bad.write_bytes(b"\x00" * 64)
     with pytest.raises(DatasetError, match="unreadable"):
         decode_frame(bad, 0.0)
+
+
+def test_image_feature_frames(tmp_path):
+    """Datasets that store camera frames as PNG bytes in the parquet (`image` dtype) get thumbnails too."""
+    import io
+    import json
+
+    import pyarrow as pa
+    from PIL import Image
+
+    root = write_synthetic_dataset(tmp_path / "img", episodes=2, frames=[6, 8], environment_state=False)
+    data = root / "data/chunk-000/file-000.parquet"
+    t = pq.read_table(data)
+    pngs = []
+    for i in range(t.num_rows):
+        buf = io.BytesIO()
+        Image.fromarray(np.full((12, 16, 3), i * 10, dtype=np.uint8)).save(buf, format="PNG")
+        pngs.append({"bytes": buf.getvalue(), "path": None})
+    col = pa.array(pngs, type=pa.struct([("bytes", pa.binary()), ("path", pa.string())]))
+    pq.write_table(t.append_column("image", col), data)
+    info = json.loads((root / "meta/info.json").read_text())
+    info["features"]["image"] = {"dtype": "image", "shape": [12, 16, 3], "names": ["height", "width", "channel"]}
+    (root / "meta/info.json").write_text(json.dumps(info))
+    ds = open_dataset(root)
+    assert ds.image_keys() == ["image"] and ds.problems == ()
+    from studio.video import image_at
+
+    img = image_at(ds, "image", 1, 2 / 30)  # episode 1 starts at global frame 6 → frame 8
+    assert img.shape == (12, 16, 3) and int(img[0, 0, 0]) == 80
+    thumbs = camera_thumbnails(ds, 0)
+    assert int(thumbs["image"][0, 0, 0]) == 30  # middle of episode 0 (6 frames → frame 3)

@@ -195,3 +195,21 @@ def test_bad_cell_body_edit_is_reported_and_not_saved(synth):
     with pytest.raises(Exception, match=r"cell 1, line 1: option line ':id a' is not ':key: value'"):
         nb.save()
     assert path.read_text() == serialize(ws_of(Cell("sql", "SELECT 1")))
+
+
+def test_cli_runs_a_workspace_and_prints_checks(synth, capsys):
+    from studio.cli import main
+
+    (synth.workspaces_dir / "cli.md").write_text(serialize(ws_of(
+        Cell("markdown", "# CLI"), Cell("sql", "SELECT count(*) AS n FROM episodes", (("check", "ran_query"),)))))
+    assert main(["workspaces", "run", "cli", "--project", str(synth.home)]) == 0
+    out = capsys.readouterr().out
+    assert "── cell 2 (sql)" in out and "✔ You ran your first query (1 row)." in out and "\n10\n" in out
+    assert main(["workspaces", "list", "--project", str(synth.home)]) == 0
+    assert "cli\n" in capsys.readouterr().out
+    (synth.workspaces_dir / "bad.md").write_text(serialize(ws_of(Cell("sql", "SELECT * FROM nowhere"))))
+    assert main(["workspaces", "run", "bad", "--project", str(synth.home)]) == 2
+    assert "error: bad: 1 cell(s) failed" in capsys.readouterr().err
+    (synth.workspaces_dir / "broken.md").write_text("```{sql}\nSELECT 1\n")
+    assert main(["workspaces", "run", "broken", "--project", str(synth.home)]) == 2
+    assert "error: broken.md: line 1 (cell 1): the {sql} cell's fence ``` is never closed" in capsys.readouterr().err

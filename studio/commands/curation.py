@@ -82,6 +82,7 @@ def register(app: typer.Typer) -> None:
         exclude: str = typer.Option("", "--exclude", help="Episodes to leave out, e.g. 3,7."),
         videos: str = typer.Option("cut", "--videos", help="cut: re-encode files shared with dropped episodes; copy: copy whole files."),
         episode_list: bool = typer.Option(False, "--episode-list", help="Write a JSON episode list for `lerobot-train --dataset.episodes` instead of a dataset."),
+        fmt: str = typer.Option("lerobot", "--format", help="Export format: lerobot, episode-list, or one a plugin adds."),
         push: Optional[str] = typer.Option(None, "--push-to-hub", help="Also upload the export to this Hub dataset repo id."),
         project: Optional[Path] = ProjectOption,
     ) -> None:
@@ -100,6 +101,10 @@ def register(app: typer.Typer) -> None:
                 raise StudioError("export", "give a dataset PATH (with --where) or --selection NAME")
             ds = _open(path, proj)
             res = sel_mod.resolve(ds, proj, predicate=where, includes=_episodes_arg(episodes), excludes=_episodes_arg(exclude))
+        if episode_list:
+            fmt = "episode-list"
+        exporter = ex.get_exporter(fmt)
+        episode_list = fmt == "episode-list"
         if out is None:
             if sel is None:
                 raise StudioError("--out", "is required (the folder to write the new dataset to)")
@@ -118,9 +123,12 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"  {pct:3d}% {msg}", err=True)
                 last[0] = pct
 
-        target = ex.export_episodes(ds, res.episodes, out, selection=sel, predicate=where or None,
-                                    videos=videos, progress=progress)
-        typer.echo(f"exported {len(res.episodes)} episodes to {target}")
+        if fmt == "lerobot":
+            target = ex.export_episodes(ds, res.episodes, out, selection=sel, predicate=where or None,
+                                        videos=videos, progress=progress)
+        else:
+            target = exporter.fn(ds, list(res.episodes), out, selection=sel, predicate=where or None, progress=progress)
+        typer.echo(f"exported {len(res.episodes)} episodes to {target} ({fmt})")
         if push:
             url = ex.push_to_hub(target, push)
             typer.echo(f"pushed to {url}")

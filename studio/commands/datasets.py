@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,7 +13,7 @@ from studio.errors import StudioError
 FORMATS = ("table", "csv", "json")
 
 
-def _project(path: Optional[Path]):
+def _project(path: Path | None):
     """The project named with --project, else the default home if it already exists."""
     from studio.project import default_home, open_project
 
@@ -51,7 +50,7 @@ def info_text(summary: dict) -> str:
         shown = ""
         if isinstance(names, list) and ft["dtype"] not in ("video", "image"):
             shown = ", ".join(str(n) for n in names[:8]) + (" …" if len(names) > 8 else "")
-        lines.append(f"  {key:<34} {ft['dtype']:<8} {str(ft['shape']):<14} {shown}")
+        lines.append(f"  {key:<34} {ft['dtype']:<8} {ft['shape']!s:<14} {shown}")
     for key, v in summary.get("videos", {}).items():
         lines.append(f"video     {key}: {v['present']} present, {v['missing']} missing")
     problems = summary["problems"]
@@ -80,7 +79,7 @@ def register(app: typer.Typer) -> None:
     def info(
         dataset: str = typer.Argument(..., help="A dataset folder or a Hugging Face repo id (owner/name)."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
-        project: Optional[Path] = typer.Option(None, "--project", help="Remember the dataset in this project's recent list."),
+        project: Path | None = typer.Option(None, "--project", help="Remember the dataset in this project's recent list."),
     ) -> None:
         """Overview of a LeRobot dataset (v3.0 or v2.1) and the problems found in it."""
         from studio.datasets import open_dataset
@@ -98,7 +97,7 @@ def register(app: typer.Typer) -> None:
         limit: int = typer.Option(100, "--limit", help="Rows to print (0: all)."),
         offset: int = typer.Option(0, "--offset", help="Rows to skip first."),
         timeout: float = typer.Option(30.0, "--timeout", help="Seconds before the query is stopped."),
-        project: Optional[Path] = typer.Option(None, "--project", help="Project home (for plugin views like metrics, tags)."),
+        project: Path | None = typer.Option(None, "--project", help="Project home (for plugin views like metrics, tags)."),
     ) -> None:
         """Run read-only SQL over a dataset's catalog and print the result."""
         if fmt not in FORMATS:

@@ -609,14 +609,34 @@ def push_to_hub(path: str | os.PathLike, repo_id: str, *, private: bool = False,
     return f"https://huggingface.co/datasets/{repo_id}"
 
 
-def exporters() -> list[Exporter]:
-    """Built-in exporters plus those of plugins (`studio_exporters`)."""
-    from studio.plugins import host
+def _episode_list_exporter(dataset, episodes, target, *, selection=None, **_):
+    return write_episode_list(target, dataset, episodes, selection)
 
-    found = {
-        "lerobot": Exporter("lerobot", "a new LeRobot v3.0 dataset (re-indexed, stats recomputed)", export_episodes),
-    }
-    for ex in host().call("studio_exporters"):
+
+BUILTIN_EXPORTERS = (
+    Exporter("lerobot", "a new LeRobot v3.0 dataset (re-indexed, stats recomputed, videos cut or copied)",
+             export_episodes),
+    Exporter("episode-list", "a JSON episode list + `lerobot-train --dataset.episodes` arguments",
+             _episode_list_exporter),
+)
+
+
+def exporters(plugin_host=None) -> list[Exporter]:
+    """Built-in exporters plus those of plugins (`studio_exporters`); first name wins."""
+    if plugin_host is None:
+        from studio.plugins import host
+
+        plugin_host = host()
+    found = {ex.name: ex for ex in BUILTIN_EXPORTERS}
+    for ex in plugin_host.call("studio_exporters"):
         if isinstance(ex, Exporter) and ex.name not in found:
             found[ex.name] = ex
     return list(found.values())
+
+
+def get_exporter(name: str, plugin_host=None) -> Exporter:
+    known = exporters(plugin_host)
+    for ex in known:
+        if ex.name == name:
+            return ex
+    raise StudioError("--format", f"unknown export format '{name}' (known: {', '.join(e.name for e in known)})")

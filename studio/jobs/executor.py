@@ -297,7 +297,11 @@ def reconcile(project, popens: dict[int, subprocess.Popen] | None = None) -> lis
     """Bring every `running` job's state in line with its process; register checkpoints."""
     popens = popens if popens is not None else {}
     changed: list[Job] = []
-    for job in list_jobs(project, states=[RUNNING]):
+    running = list_jobs(project, states=[RUNNING])
+    for jid in [j for j in popens if j not in {r.id for r in running}]:
+        if popens[jid].poll() is not None:  # reap children of jobs finished elsewhere (e.g. cancelled)
+            popens.pop(jid)
+    for job in running:
         if job.host and job.host != HOST:
             continue  # another machine's job: only that machine can see its process
         if job.pid is None:

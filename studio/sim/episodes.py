@@ -157,30 +157,63 @@ def _worker_init() -> None:
         os.environ[var] = "1"
 
 
-def run_jobs(jobs: Iterable[EpisodeJob], *, workers: int = 1, window: int | None = None) -> Iterator[EpisodeRecord]:
-    """Yield episode records in job order. workers=1 runs in this process; more use a
-    spawn-started process pool with a bounded number of jobs in flight."""
-    jobs = list(jobs)
-    if workers <= 1:
-        for job in jobs:
-            yield run_job(job)
-        return
-    import multiprocessing as mp
+class JobStream:
+    """Episode records in job order. workers=1 runs in this process; more use a
+    spawn-started process pool with a bounded number of jobs in flight. The pool starts
+    (and its workers import and build their envs) as soon as the stream is made, so the
+    caller can do its own set-up meanwhile."""
 
-    window = window or 2 * workers
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_worker_init) as pool:
-        pending: deque = deque()
-        it = iter(jobs)
+    def __init__(self, jobs: Iterable[EpisodeJob], *, workers: int = 1, window: int | None = None):
+        self.jobs = list(jobs)
+        self.workers = max(1, min(int(workers), len(self.jobs) or 1))
+        self._pool = None
+        self._pending: deque = deque()
+        self._next = 0
+        if self.workers > 1:
+            import multiprocessing as mp
+
+            self.window = window or 2 * self.workers
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init
+            )
+            self._fill()
+
+    def _fill(self) -> None:
+        while self._next < len(self.jobs) and len(self._pending) < self.window:
+            self._pending.append(self._pool.submit(run_job, self.jobs[self._next]))
+            self._next += 1
+
+    def __iter__(self) -> Iterator[EpisodeRecord]:
+        if self._pool is None:
+            for job in self.jobs:
+                yield run_job(job)
+            return
         try:
-            for job in it:
-                pending.append(pool.submit(run_job, job))
-                if len(pending) >= window:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+            while self._pending:
+                rec = self._pending.popleft().result()
+                self._fill()
+                yield rec
         finally:
-            for fut in pending:
+            self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            for fut in self._pending:
                 fut.cancel()
+            self._pending.clear()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> "JobStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def run_jobs(jobs: Iterable[EpisodeJob], *, workers: int = 1, window: int | None = None) -> Iterator[EpisodeRecord]:
+    """Yield episode records in job order (see JobStream)."""
+    return iter(JobStream(jobs, workers=workers, window=window))
 
 
 ProgressFn = Callable[[int, int], None]

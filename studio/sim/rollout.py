@@ -76,7 +76,7 @@ def run_rollouts(
     cameras: bool = False,
 ) -> Path:
     """Roll `policy` out on seeds seed..seed+episodes-1; write the rollout set at `out`."""
-    from studio.sim.episodes import EpisodeJob, run_jobs
+    from studio.sim.episodes import EpisodeJob, JobStream
     from studio.sim.policies import resolve_policy
     from studio.sim.recorder import record_episodes, staging_dir
     from studio.sim.registry import get_env
@@ -109,10 +109,10 @@ def run_rollouts(
     t0 = time.perf_counter()
     if progress is not None:
         progress(0, len(jobs))
-    with staging_dir(out) as tmp:
+    with JobStream(jobs, workers=workers) as stream, staging_dir(out) as tmp:
         record_episodes(
             tmp,
-            run_jobs(jobs, workers=min(workers, len(jobs))),
+            stream,
             spec=spec,
             cameras=cameras,
             outcomes=True,

@@ -62,7 +62,10 @@ def _ran_query(cell, result, ctx) -> CheckResult:
     tables = _outputs(result, "table")
     if not tables or len(tables[0]) == 0:
         return CheckResult(False, "The query ran but returned no rows; try a broader one.")
-    return CheckResult(True, f"You ran your first query ({len(tables[0])} rows).")
+    n = len(tables[0])
+    rows = f"{n} row{'s' if n != 1 else ''}"
+    first = next((c for c in ctx.workspace.cells if c.check == "ran_query"), None) is cell if ctx is not None else True
+    return CheckResult(True, f"You ran your first query ({rows})." if first else f"Your query returned {rows}.")
 
 
 def _drew_chart(cell, result, ctx) -> CheckResult:
