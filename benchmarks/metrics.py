@@ -85,7 +85,6 @@ def _baseline_episode(g, fps, scale_m, scale_c, grip, env_scale, p95, typical_en
     m = np.stack(g["observation.state"].to_numpy())
     c = np.stack(g["action"].to_numpy())
     m_pos = np.delete(m, grip, axis=1) / scale_m
-    c_nog = np.delete(c, grip, axis=1)
     n = len(m_pos)
     v = np.linalg.norm(np.diff(m_pos, axis=0), axis=1) * fps
     path = v.sum() / fps

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 import gradio as gr
 
@@ -344,8 +343,10 @@ def build(ctx: AppContext) -> None:
             raise StudioError("tag", "no episodes to tag: the selection is empty")
         name = {"good": "good", "bad": "bad"}.get(action, custom)
         if action == "remove":
-            n = tg.remove_tags(ctx.project, ds, eps, custom or "good")
-            return f"Removed '{custom or 'good'}' from {n} episode(s)."
+            if not (custom or "").strip():
+                raise StudioError("tag", "type the tag to remove in 'Custom tag'")
+            n = tg.remove_tags(ctx.project, ds, eps, custom)
+            return f"Removed '{custom}' from {n} episode(s)."
         n = tg.add_tags(ctx.project, ds, eps, name, author=_author(request))
         return f"Tagged {n} episode(s) '{name}' ({len(set(eps)) - n} already were)."
 

@@ -58,7 +58,8 @@ def catalog(ctx: AppContext, ds):
 
 def views_markdown(ctx: AppContext, ds) -> str:
     cat = catalog(ctx, ds)
-    frame_cols = [c for c in cat.frame_columns if "." in c][:4]
+    elements = [f"{key}.{names[0]}" for key, names in ds.vector_features().items() if names]
+    frame_cols = [c for c in elements if c in cat.frame_columns][:3]
     example = ", ".join(f'`"{c}"`' for c in frame_cols) or "`episode_index`"
     return ("Read-only SQL (one `SELECT`) over the views " + ", ".join(f"`{v}`" for v in cat.views()) +
             f". `frames` has one row per frame and one column per joint, e.g. {example}.")
@@ -240,8 +241,8 @@ def build(ctx: AppContext) -> None:
             ep_num = gr.Number(label="Episode", value=0, precision=0, minimum=0, elem_id="datasets-episode")
             ep_btn = gr.Button("Show episode", elem_id="datasets-show-episode")
         ep_info = gr.Markdown("", elem_id="datasets-episode-info")
-        cameras = gr.Gallery(label="Cameras (middle of the episode)", columns=4, height=260, elem_id="datasets-cameras",
-                             visible=False)
+        cameras = gr.Gallery(label="Cameras (middle of the episode)", columns=4, height="auto", elem_id="datasets-cameras",
+                             visible=False, object_fit="contain", show_label=True)
         cam_note = gr.Markdown("", elem_id="datasets-camera-note")
         joints = gr.Plot(elem_id="datasets-joints", label="Joints: state (solid) and action (dashed)")
 

@@ -36,7 +36,7 @@ RECENT_KEY = "datasets.recent"
 RECENT_MAX = 12
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 # Bump when the data scan changes what it reports (invalidates cached scans).
-SCAN_VERSION = 1
+SCAN_VERSION = 2
 # Beyond this many video files, only their existence is checked (probing each one costs I/O).
 MAX_VIDEO_PROBES = 64
 
@@ -157,7 +157,8 @@ class Dataset:
             if not str(ft.get("dtype", "")).startswith("float"):
                 continue
             shape = list(ft.get("shape") or [])
-            if len(shape) != 1 or key in DEFAULT_FRAME_COLUMNS:
+            # shape [1] is stored as a scalar column by lerobot (datasets.Value), not a vector
+            if len(shape) != 1 or shape[0] < 2 or key in DEFAULT_FRAME_COLUMNS:
                 continue
             out[key] = element_names(ft)
         return out
@@ -437,18 +438,16 @@ def _download(repo_id: str) -> Path:
     except LocalEntryNotFoundError:
         raise DatasetError(
             repo_id,
-            "is not in the local Hugging Face cache and the Hub cannot be reached (offline); "
-            "connect to the internet or open a local folder",
+            "is no local folder, and as a Hub repo id it is not in the local Hugging Face cache while the "
+            "Hub cannot be reached (offline); connect to the internet or open a local folder",
         ) from None
     except RepositoryNotFoundError:
         raise DatasetError(repo_id, "no such dataset on the Hugging Face Hub (or it is private)") from None
-    except Exception as exc:  # network errors come in many classes
-        name = type(exc).__name__
-        if "Offline" in name or "Connect" in name or "Timeout" in name or "HTTP" in name:
-            raise DatasetError(
-                repo_id, f"could not be downloaded from the Hugging Face Hub ({name}); check the connection"
-            ) from None
-        raise
+    except Exception as exc:  # network and validation errors come in many classes
+        log.info("Hub download of %s failed", repo_id, exc_info=True)
+        raise DatasetError(
+            repo_id, f"could not be downloaded from the Hugging Face Hub ({type(exc).__name__}: {_short(exc)})"
+        ) from None
     root = Path(local)
     if not (root / "meta" / "info.json").exists():
         raise DatasetError(repo_id, "was downloaded but is not a LeRobot dataset (no meta/info.json)")
@@ -466,7 +465,7 @@ def open_dataset(path_or_repo: str | os.PathLike, *, project=None) -> Dataset:
         try:
             remember_recent(project, repo_id or str(root))
         except Exception:  # the recent list is a convenience; never fail an open for it
-            log.exception("could not remember recent dataset")
+            log.info("could not remember recent dataset", exc_info=True)
     return ds
 
 
@@ -1257,11 +1256,12 @@ class _DataScan:
         for i, (c, kind, want, is_float) in enumerate(checks):
             q = _sql_ident(c)
             if kind == "list" and is_float:
-                # list_sum carries NaN/inf; list_count < len catches null elements
-                exprs.append(f"sum((NOT isfinite(list_sum({q})) OR list_count({q}) < len({q}))::INT) AS n{i}")
+                # list_sum carries NaN/inf; list_count < len catches null elements; coalesce: null rows
+                exprs.append(f"sum((NOT coalesce(isfinite(list_sum({q})) AND list_count({q}) = len({q}), false))::INT)"
+                             f" AS n{i}")
                 names.append((c, "nan"))
             if kind == "list" and want is not None:
-                exprs.append(f"sum((coalesce(len({q}), -1) != {int(want)})::INT) AS r{i}")
+                exprs.append(f"sum((len({q}) != {int(want)})::INT) AS r{i}")  # a null row counts as missing
                 names.append((c, "ragged"))
             if kind == "scalar":
                 exprs.append(f"sum((NOT isfinite({q}) OR {q} IS NULL)::INT) AS n{i}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import tempfile
 import threading
@@ -110,7 +111,7 @@ class Catalog:
         con.execute(f"SET allowed_directories=[{', '.join(_lit(r) for r in sorted(roots))}]")
         con.execute("SET enable_external_access=false")
         con.execute(f"SET memory_limit={_lit(DEFAULT_MEMORY_LIMIT)}")
-        con.execute("SET threads=2")
+        con.execute(f"SET threads={max(2, (os.cpu_count() or 2) // 2)}")  # leave cores to the app
         con.execute("SET lock_configuration=true")
 
     def _frames_sql(self) -> str:
@@ -123,10 +124,14 @@ class Catalog:
         import pyarrow.parquet as pq
 
         present: list[str] = []
+        lists: set[str] = set()
         for f in files:
-            for name in pq.read_schema(f).names:
+            schema = pq.read_schema(f)
+            for name in schema.names:
                 if name not in present:
                     present.append(name)
+                if hasattr(schema.field(name).type, "value_type"):  # list / fixed-size list
+                    lists.add(name)
         src = f"read_parquet([{', '.join(_lit(f) for f in files)}], union_by_name=true)"
         images = [k for k in ds.image_keys() if k in present]
         select = [f"* EXCLUDE ({', '.join(_q(k) for k in images)})" if images else "*"]
@@ -137,7 +142,7 @@ class Catalog:
             select.append("NULL::FLOAT AS timestamp")
         used = set(present)
         for key, names in vectors.items():
-            if key not in present:
+            if key not in lists:  # absent, or stored as a scalar: nothing to split
                 continue
             for i, el in enumerate(names):
                 alias = f"{key}.{el}"
@@ -216,7 +221,7 @@ class Catalog:
                 value = provider(self)
                 self._install_view(name, value)
             except Exception as exc:
-                log.exception("catalog view %s from plugin %s failed", name, plugin_name)
+                log.info("catalog view %s from plugin %s failed", name, plugin_name, exc_info=True)
                 self._plugin_views.pop(name, None)
                 host._fail(plugin_name, f"catalog view {name!r} failed: {type(exc).__name__}: {exc}")
                 return False

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -154,7 +153,7 @@ def test_lerobot_train_runs_on_export(tmp_path):
     ds = open_dataset(root)
     out = ex.export_episodes(ds, [0, 2, 3, 5], tmp_path / "curated")
     train = Path(sys.executable).parent / "lerobot-train"
-    cmd = [str(train), f"--dataset.repo_id=local/curated", f"--dataset.root={out}", f"--output_dir={tmp_path / 'run'}",
+    cmd = [str(train), "--dataset.repo_id=local/curated", f"--dataset.root={out}", f"--output_dir={tmp_path / 'run'}",
            "--policy.type=act", "--policy.dim_model=64", "--policy.n_heads=2", "--policy.dim_feedforward=256",
            "--policy.chunk_size=10", "--policy.n_action_steps=10", "--policy.n_encoder_layers=1",
            "--policy.n_decoder_layers=1", "--policy.use_vae=false", "--policy.push_to_hub=false",

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from panels.curate import predicate_from_pick, selection_predicate
 from studio.curation import selections as sel
@@ -35,11 +34,11 @@ def test_curate_panel_filter_tag_save_export(project, serve_app, page, tmp_path)
     ds = open_dataset(root)
     url = serve_app(project)
     page.goto(url + "?panel=Curate")
-    page.wait_for_selector("#curate-dataset")
+    page.wait_for_selector("#curate-dataset", timeout=120_000)  # the whole app loads first; slow on a busy machine
     page.locator("#curate-dataset input").fill(str(root))
     page.locator("#curate-dataset input").press("Enter")
     page.click("#curate-load")
-    page.get_by_text("of 12 episodes").first.wait_for()
+    page.get_by_text("of 12 episodes").first.wait_for(timeout=90_000)
 
     # filter by a metric
     page.locator("#curate-where textarea").fill("quality_pct > 50")

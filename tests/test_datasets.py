@@ -296,6 +296,17 @@ def test_null_values_in_vectors(ds_copy):
     assert has(ds, "observation.state", "has NaN/inf/missing values in 1 frame(s) of episode 0")
 
 
+def test_null_vector_rows(ds_copy):
+    t = pq.read_table(ds_copy / DATA)
+    rows = t.column("action").to_pylist()
+    rows[11] = None
+    col = pa.array(rows, type=t.schema.field("action").type)
+    pq.write_table(t.set_column(t.schema.get_field_index("action"), "action", col), ds_copy / DATA)
+    ds = open_checked(ds_copy)
+    assert has(ds, "action", "has NaN/inf/missing values in 1 frame(s) of episode 1")
+    assert not any("wrong length" in p.what for p in ds.problems)
+
+
 def test_ragged_vectors(ds_copy):
     def ragged(df):
         rows = list(df["observation.state"].to_numpy())

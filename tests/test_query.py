@@ -229,3 +229,22 @@ def test_concurrent_queries_from_threads(cat):
 def test_comments_and_trailing_semicolon(cat):
     r = cat.sql("-- longest first\nSELECT episode_index FROM episodes ORDER BY length DESC; -- done", limit=2)
     assert r.df["episode_index"].tolist() == [2, 1] and r.truncated and r.total_rows == 3
+
+
+def test_scalar_float_features_stay_scalar(tmp_path):
+    """`next.reward` (shape [1]) is a scalar column, not a vector: no element columns, catalog builds."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = write_synthetic_dataset(tmp_path / "ds", episodes=2, frames=5, environment_state=False)
+    data = root / "data/chunk-000/file-000.parquet"
+    t = pq.read_table(data)
+    pq.write_table(t.append_column("next.reward", pa.array([0.0] * 9 + [1.0], type=pa.float32())), data)
+    info = json.loads((root / "meta/info.json").read_text())
+    info["features"]["next.reward"] = {"dtype": "float32", "shape": [1], "names": None}
+    (root / "meta/info.json").write_text(json.dumps(info))
+    ds = open_dataset(root)
+    assert "next.reward" not in ds.vector_features() and ds.problems == ()
+    cat = Catalog(dataset=ds).build(PluginHost(load_entry_points=False))
+    assert "next.reward" in cat.frame_columns and "next.reward.0" not in cat.frame_columns
+    assert cat.sql('SELECT sum("next.reward") AS r FROM frames').df["r"][0] == 1.0

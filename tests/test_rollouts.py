@@ -129,6 +129,17 @@ def test_act_trains_on_the_demo_world_and_its_checkpoint_rolls_out(demo_world, t
     assert "problems  none" in info.stdout or "problems: none" in info.stdout
     assert open_dataset(out).problems == ()
 
+    # a checkpoint made for another robot is refused in one sentence, before any simulation
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(ckpt / "pretrained_model", other)
+    cfg = json.loads((other / "config.json").read_text())
+    cfg["output_features"]["action"]["shape"] = [7]
+    (other / "config.json").write_text(json.dumps(cfg))
+    r = _studio("eval", other, "--episodes", "1", "--project", tmp_path / "home")
+    assert r.returncode == 2 and "expects 'action' of shape [7]; pick_cube has [4]" in r.stderr
+
 
 def test_cameras_are_recorded_as_videos_lerobot_decodes(tmp_path):
     from lerobot.datasets.lerobot_dataset import LeRobotDataset

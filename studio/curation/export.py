@@ -415,7 +415,8 @@ def export_episodes(
             v = v.astype(np.float64) if v.dtype == bool else v
             per_episode[k] = _episode_stats(v, starts, lengths)
             global_stats[k] = _stats_of(v)
-        del cols, numeric_chunks
+        del cols
+        numeric_chunks.clear()
         for key in dataset.video_keys():
             cam = _source_camera_stats(dataset, key, keep)
             if cam:

@@ -259,6 +259,15 @@ def _column_numpy(col, dim: int | None) -> np.ndarray:
     return arr.astype(np.float32, copy=False).reshape(len(col), -1) if dim else arr
 
 
+def _fill(out: np.ndarray, at: int, col, dim: int) -> None:
+    """Copy a (chunked) vector column into `out[at:]` chunk by chunk (no combined copy)."""
+    for chunk in col.chunks:
+        n = len(chunk)
+        if n:
+            out[at:at + n] = _column_numpy(chunk, dim)
+            at += n
+
+
 def _prefetch(fn, files, counts, window: int = 2):
     """Yield (file, row_count, fn(file) or the exception) in order, reading up to `window`
     files ahead on threads (Arrow decodes without the GIL); memory stays bounded."""
@@ -326,7 +335,7 @@ def load_frames(dataset, command: str | None = None, motion: str | None = None) 
         ep[sl] = t.column("episode_index").to_numpy()
         fr[sl] = t.column("frame_index").to_numpy()
         for k in vec_keys:
-            arrays[k][sl] = _column_numpy(t.column(k), dims[k])
+            _fill(arrays[k], at, t.column(k), dims[k])
         for k in extras:
             extras[k][sl] = t.column(k).to_numpy(zero_copy_only=False).astype(np.float64).reshape(cnt, -1)[:, 0]
         del t

@@ -132,8 +132,6 @@ def check_name(name: str) -> str:
 
 def episode_facts(dataset, project=None, *, scored=None):
     """One row per episode: scalar episode columns, metrics, quality, `tags` (list), `note`."""
-    import pandas as pd
-
     from studio.curation.score import scored_metrics
     from studio.curation.tags import notes_frame, tags_frame
 
@@ -150,16 +148,16 @@ def episode_facts(dataset, project=None, *, scored=None):
     notes = notes_frame(project, dataset)
     note_map = dict(zip(notes["episode_index"].tolist(), notes["note"].tolist()))
     facts["note"] = [note_map.get(int(e), "") for e in facts["episode_index"]]
-    from studio.curation.score import nullable
-
-    return nullable(facts.reset_index(drop=True))
+    return facts.reset_index(drop=True)
 
 
 def _sandbox(facts, tags_df, notes_df):
     import duckdb
 
+    from studio.curation.score import nullable
+
     con = duckdb.connect(config={"threads": 2})
-    con.register("_facts", facts)
+    con.register("_facts", nullable(facts))  # NaN → NULL: a comparison never picks a bad episode
     con.register("_tags", tags_df)
     con.register("_notes", notes_df)
     con.execute("CREATE VIEW episode_facts AS SELECT * FROM _facts")

@@ -28,7 +28,7 @@ class SkillProfile:
     name: str
     skill: float  # ground-truth skill in [0, 1] (for labels; not used by the controller)
     speed: float  # max end-effector travel per step
-    gain: float  # fraction of the remaining distance covered per step (smoothness)
+    gain: float  # fraction of the remaining distance covered per step (how directly it homes in)
     noise: float  # std of per-step positional noise (hand tremor)
     jerk_prob: float  # chance per step of a sudden jolt ...
     jerk_size: float  # ... of this size

@@ -28,6 +28,22 @@ class PolicyRef:
     label: str  # what summary.json records
     needs_cameras: bool = False
     policy_type: str | None = None
+    input_shapes: tuple = ()  # ((feature, shape), ...) the checkpoint reads
+    output_shapes: tuple = ()  # ((feature, shape), ...) the checkpoint writes
+
+    def check_fits(self, env_name: str, env_features: dict) -> None:
+        """Refuse a checkpoint whose inputs/outputs the env cannot provide/accept."""
+        for key, shape in self.input_shapes + self.output_shapes:
+            ft = env_features.get(key)
+            if ft is None:
+                raise StudioError(self.label, f"the checkpoint uses '{key}', which {env_name} does not provide")
+            want = tuple(ft["shape"])
+            if ft["dtype"] in ("video", "image"):
+                want = (want[2], want[0], want[1])  # lerobot policies see images channel-first
+            if tuple(shape) != want:
+                raise StudioError(
+                    self.label, f"the checkpoint expects '{key}' of shape {list(shape)}; {env_name} has {list(want)}"
+                )
 
 
 def resolve_policy(spec: str) -> PolicyRef:
@@ -53,13 +69,17 @@ def resolve_policy(spec: str) -> PolicyRef:
     except (OSError, ValueError) as exc:
         raise StudioError(str(model_dir / "config.json"), f"is unreadable ({exc})") from None
     inputs = cfg.get("input_features") or {}
+    outputs = cfg.get("output_features") or {}
     needs_cameras = any(k.startswith("observation.image") for k in inputs)
+    shapes = lambda feats: tuple((k, tuple(v.get("shape") or ())) for k, v in feats.items())  # noqa: E731
     return PolicyRef(
         spec=str(model_dir.resolve()),
         kind="lerobot",
         label=str(model_dir.resolve()),
         needs_cameras=needs_cameras,
         policy_type=cfg.get("type"),
+        input_shapes=shapes(inputs),
+        output_shapes=shapes(outputs),
     )
 
 

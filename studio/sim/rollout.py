@@ -91,6 +91,7 @@ def run_rollouts(
     spec = get_env(env)
     ref = resolve_policy(policy)
     cameras = bool(cameras or ref.needs_cameras)
+    ref.check_fits(spec.name, spec.features(cameras))
     steps = int(max_steps or spec.max_steps)
     seeds = list(range(int(seed), int(seed) + int(episodes)))
     jobs = [EpisodeJob(env=spec.name, actor=ref.spec, seed=s, max_steps=steps, cameras=cameras) for s in seeds]

@@ -158,6 +158,11 @@ def _run_markdown(cell: Cell, ctx: RunContext) -> list[Output]:
     return [Output("markdown", cell.source)]
 
 
+def duration_text(hours: float) -> str:
+    """'2.1 hours', or '9.8 minutes' for less than an hour of data."""
+    return f"{hours:.1f} hours" if hours >= 1 else f"{hours * 60:.1f} minutes"
+
+
 def _run_overview(cell: Cell, ctx: RunContext) -> list[Output]:
     ds = dataset_for(cell, ctx)
     eps = ds.episodes
@@ -175,7 +180,7 @@ def _run_overview(cell: Cell, ctx: RunContext) -> list[Output]:
     robot = info.get("robot_type") or "unknown robot"
     lines = [
         f"**{Path(ds.root).name}** · robot `{robot}` · {fps:g} fps · **{n} episodes** · "
-        f"{frames:,} frames · **{hours:.1f} hours** · LeRobot {ds.version}",
+        f"{frames:,} frames · **{duration_text(hours)}** · LeRobot {ds.version}",
     ]
     problems = tuple(getattr(ds, "problems", ()) or ())
     if problems:
@@ -192,7 +197,7 @@ def _run_overview(cell: Cell, ctx: RunContext) -> list[Output]:
         [{"feature": k, "dtype": v.get("dtype", ""), "shape": str(v.get("shape", ""))} for k, v in feats.items()]
         if isinstance(feats, dict) else []
     )
-    out = [Output("markdown", "\n".join(lines)), Output("json", {"episodes": n, "frames": frames, "fps": fps, "hours": round(hours, 2)})]
+    out = [Output("markdown", "\n".join(lines)), Output("json", {"episodes": n, "frames": frames, "fps": fps, "hours": round(hours, 4)})]
     if len(table):
         out.append(Output("table", table, "features"))
     return out

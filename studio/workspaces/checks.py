@@ -53,7 +53,9 @@ def _opened_dataset(cell, result, ctx) -> CheckResult:
     n = int(info.get("episodes", 0))
     if n <= 0:
         return CheckResult(False, "The dataset opened but holds no episodes.")
-    return CheckResult(True, f"You opened your first dataset: {n} episodes, {info.get('hours', 0):.1f} hours of demonstrations.")
+    from studio.workspaces.cells import duration_text
+
+    return CheckResult(True, f"You opened your first dataset: {n} episodes, {duration_text(float(info.get('hours', 0)))} of demonstrations.")
 
 
 def _ran_query(cell, result, ctx) -> CheckResult:
@@ -160,7 +162,9 @@ def _rollouts_done(cell, result, ctx) -> CheckResult:
     info = _info(result)
     if "success_rate" not in info:
         return CheckResult(False, "No rollouts yet.")
-    return CheckResult(True, f"You evaluated {info.get('policy', 'the policy')} on {info.get('n_episodes')} rollouts: success {info['success_rate']:.0%}.")
+    n = int(info.get("n_episodes") or 0)
+    return CheckResult(True, f"You evaluated {info.get('policy', 'the policy')} on {n} rollout{'s' if n != 1 else ''}: "
+                             f"success {info['success_rate']:.0%} [{info.get('low', 0):.0%}–{info.get('high', 1):.0%}].")
 
 
 def _compared(cell, result, ctx) -> CheckResult:

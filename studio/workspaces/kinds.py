@@ -59,13 +59,7 @@ def run_curate(cell: Cell, ctx: RunContext) -> list[Output]:
     names = [m for m in (_words(cell.option("metrics")) or HIST_METRICS) if m in view.columns]
     out: list[Output] = [Output("markdown", f"**Your predicate keeps {res.sentence()}.**")]
     if names:
-        long = view.melt(id_vars=["episode_index", "kept"], value_vars=names, var_name="metric")
-        fig = px.histogram(long, x="value", color="kept", facet_col="metric", nbins=30, barmode="overlay",
-                           color_discrete_map=colors, opacity=0.85)
-        fig.update_xaxes(matches=None)
-        fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
-        fig.update_layout(height=300, margin=dict(l=30, r=10, t=30, b=30), legend_title_text="")
-        out.append(Output("plotly", fig, "metrics of kept vs dropped episodes"))
+        out.append(Output("plotly", _histograms(view, names, colors), "metrics of kept vs dropped episodes"))
     x = cell.option("x") or ("jerk" if "jerk" in view.columns else None)
     y = cell.option("y") or ("duration_s" if "duration_s" in view.columns else None)
     for axis in (x, y):
@@ -79,7 +73,7 @@ def run_curate(cell: Cell, ctx: RunContext) -> list[Output]:
     if "quality_score" in view.columns and len(dropped):
         worst = dropped.sort_values("quality_score").head(10)
         cols = ["episode_index"] + [c for c in ("quality_pct", *names, "duration_s") if c in worst.columns]
-        out.append(Output("table", worst[cols].reset_index(drop=True), "lowest-quality dropped episodes"))
+        out.append(Output("table", worst[cols].reset_index(drop=True).round(3), "lowest-quality dropped episodes"))
     info = {"kept": sorted(kept), "kept_count": len(kept), "total": res.total_episodes, "selection": None, "saved": False}
     name = (cell.option("save") or "").strip()
     if name:
@@ -89,6 +83,27 @@ def run_curate(cell: Cell, ctx: RunContext) -> list[Output]:
         out.append(Output("markdown", f"Saved selection **{sel.name}** (revision {sel.revision}, {sel.n_episodes} episodes)."))
     out.append(Output("json", info))
     return out
+
+
+def _histograms(view, names, colors):
+    """One histogram per metric (own bins), kept and dropped overlaid on the same bins."""
+    import numpy as np
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.06)
+    for col, name in enumerate(names, start=1):
+        values = view[name].to_numpy(dtype=float)
+        finite = values[np.isfinite(values)]
+        lo, hi = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+        size = (hi - lo) / 25 if hi > lo else 1.0
+        for label in ("dropped", "kept"):
+            part = view.loc[view["kept"] == label, name]
+            fig.add_trace(go.Histogram(x=part, name=label, legendgroup=label, showlegend=(col == 1),
+                                       marker_color=colors[label], opacity=0.85,
+                                       xbins=dict(start=lo, end=hi + size, size=size)), row=1, col=col)
+    fig.update_layout(barmode="overlay", height=300, margin=dict(l=30, r=10, t=40, b=30), legend_title_text="")
+    return fig
 
 
 # ----------------------------------------------------------------------------- train
