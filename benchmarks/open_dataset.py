@@ -96,7 +96,10 @@ def main() -> int:
         t0 = time.perf_counter()
         cat = Catalog(dataset=ds).build(PluginHost(load_entry_points=False))
         build_s = time.perf_counter() - t0
-        first = cat.sql(GROUP_BY, limit=None)
+        first = cat.sql(GROUP_BY, limit=None)  # over the parquet files, while the in-memory copy loads
+        t0 = time.perf_counter()
+        in_memory = cat.wait_materialized(120)
+        load_s = time.perf_counter() - t0 + first.elapsed_s
         runs = []
         for _ in range(5):
             t0 = time.perf_counter()
@@ -126,7 +129,9 @@ def main() -> int:
           f"(target ≥ 8×: {'PASS' if ratio >= 8 else 'FAIL'} on wall time)")
     print(f"ratio, first vs first: {lerobot_first / studio_cold:.1f}× wall, "
           f"{cpu['lerobot-first'] / cpu['studio-cold']:.1f}× CPU")
-    print(f"catalog build: {build_s * 1000:.0f} ms; GROUP BY over all frames: first {first.elapsed_s * 1000:.0f} ms, "
+    print(f"catalog build: {build_s * 1000:.0f} ms; frames copied into memory in the background: "
+          f"{'yes' if in_memory else 'no (too big: queries read parquet)'}, ready ≈{load_s * 1000:.0f} ms after build")
+    print(f"GROUP BY over all frames: on parquet (first, during the copy) {first.elapsed_s * 1000:.0f} ms; "
           f"median of 5 {group_s * 1000:.0f} ms (target < 300 ms: {'PASS' if group_s < 0.3 else 'FAIL'})")
     return 0
 

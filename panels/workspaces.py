@@ -158,6 +158,9 @@ def build(ctx: AppContext) -> None:
     def autosave(nb):
         if nb is not None and nb.autosave():
             return _status(f"Autosaved `{nb.path.name}` at {time.strftime('%H:%M:%S')}")
+        if nb is not None and (nb.dirty or nb.pending) and not nb.readonly and nb.changed_on_disk():
+            return _status(f"`{nb.path.name}` was changed elsewhere (another tab or user): not autosaved. "
+                           "*Save* overwrites it; reopen the workspace to take their version.")
         return gr.skip()
 
     timer.tick(autosave, nb_state, status, show_progress="hidden", queue=False)

@@ -248,3 +248,18 @@ def test_scalar_float_features_stay_scalar(tmp_path):
     cat = Catalog(dataset=ds).build(PluginHost(load_entry_points=False))
     assert "next.reward" in cat.frame_columns and "next.reward.0" not in cat.frame_columns
     assert cat.sql('SELECT sum("next.reward") AS r FROM frames').df["r"][0] == 1.0
+
+
+def test_frames_are_copied_into_memory_for_user_sql(tmp_path):
+    root = write_synthetic_dataset(tmp_path / "ds", episodes=3, frames=[10, 20, 30])
+    cat = Catalog(dataset=open_dataset(root)).build(PluginHost(load_entry_points=False))
+    q = 'SELECT episode_index, count(*) AS n, sum("action.gripper.pos") AS g FROM frames GROUP BY 1 ORDER BY 1'
+    before = cat.sql(q).df
+    assert cat.wait_materialized(30)
+    after = cat.sql(q).df
+    assert after["n"].tolist() == [10, 20, 30] and after["g"].tolist() == pytest.approx(before["g"].tolist())
+    assert cat.sql("SELECT count(*) AS n FROM frames").df["n"][0] == 60
+    with pytest.raises(QueryError, match="no view named"):
+        cat.sql("SELECT * FROM __frames_data")  # the copy itself is not reachable
+    assert Catalog(dataset=open_dataset(root)).build(PluginHost(load_entry_points=False), materialize=False) \
+        .wait_materialized(1) is False

@@ -168,6 +168,15 @@ def test_session_edits_structure_and_autosaves_atomically(synth):
     # a reopened session shows the guided check it passed
     again = NotebookSession(synth, "nb")
     assert again.check_of(1).passed and again.checks_done() == (1, 1)
+    # autosave never overwrites what another tab or user saved meanwhile; an explicit save does
+    other = NotebookSession(synth, "nb")
+    other.edit(0, "# Their notes")
+    assert other.autosave()
+    again.edit(0, "# My notes")
+    assert again.changed_on_disk() and not again.autosave()
+    assert "# Their notes" in path.read_text()
+    again.save()
+    assert "# My notes" in path.read_text()
     # a viewer's edits stay in their tab
     again.readonly = True
     again.edit(1, "SELECT 3")

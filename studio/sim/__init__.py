@@ -11,8 +11,9 @@ import os
 
 def ensure_gl() -> None:
     """gym-hil always builds an offscreen renderer; OSMesa is the backend that works headless."""
-    os.environ.setdefault("MUJOCO_GL", "osmesa")
-    os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"] if os.environ["MUJOCO_GL"] != "glfw" else "osmesa")
+    backend = os.environ.setdefault("MUJOCO_GL", "osmesa")
+    if backend in ("osmesa", "egl"):
+        os.environ.setdefault("PYOPENGL_PLATFORM", backend)
 
 
 ensure_gl()  # before anyone imports mujoco: it picks its GL backend once, at import

@@ -93,10 +93,21 @@ class NotebookSession:
             self.dirty = False
             return path
 
+    def changed_on_disk(self) -> bool:
+        """True when another tab or user wrote the file since this session read or saved it."""
+        try:
+            return self.path.read_text(encoding="utf-8", errors="replace") != self.raw
+        except FileNotFoundError:
+            return False
+
     def autosave(self) -> bool:
-        """Save when there are unsaved changes that parse; True when something was written."""
+        """Save when there are unsaved changes that parse; True when something was written.
+
+        Never overwrites a file someone else changed meanwhile (an explicit `save` does)."""
         with self.lock:
             if self.readonly or self.error or not (self.dirty or self.pending):
+                return False
+            if self.changed_on_disk():
                 return False
             try:
                 self.save()
