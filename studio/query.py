@@ -15,12 +15,14 @@ Two DuckDB databases back a catalog:
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
 import re
 import tempfile
 import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +84,7 @@ class Catalog:
     _sandbox_lock: Any = field(default_factory=threading.Lock, repr=False)
     _tmpdir: str = field(default="", repr=False)
     _materialize_done: Any = field(default_factory=threading.Event, repr=False)
+    _mat_cursor: Any = field(default=None, repr=False)
     materialized: bool = False
     frame_columns: list = field(default_factory=list, repr=False)
 
@@ -108,7 +111,9 @@ class Catalog:
         self._lock_sandbox()
         self._collect_plugin_views(plugin_host)
         if materialize and self.dataset.data_files() and self._materialize_size() <= MATERIALIZE_MAX_BYTES:
-            threading.Thread(target=self._materialize, name="studio-catalog-load", daemon=True).start()
+            thread = threading.Thread(target=self._materialize, name="studio-catalog-load", daemon=True)
+            _loading.add(self)
+            thread.start()
         else:
             self._materialize_done.set()
         return self
@@ -175,6 +180,9 @@ class Catalog:
             meta = pq.read_metadata(f)
             for rg in range(meta.num_row_groups):
                 group = meta.row_group(rg)
+                if not images:
+                    total += group.total_byte_size
+                    continue
                 for c in range(group.num_columns):
                     col = group.column(c)
                     if col.path_in_schema.split(".")[0] not in images:
@@ -185,8 +193,8 @@ class Catalog:
         """Load the frames into the sandbox's memory so user SQL does not decode parquet on
         every query (≈4× faster GROUP BYs); the view switches over when the copy is complete."""
         try:
-            images = [k for k in self.dataset.image_keys()]
-            cur = self._sandbox.cursor()
+            images = list(self.dataset.image_keys())
+            cur = self._mat_cursor = self._sandbox.cursor()
             try:
                 exclude = f" EXCLUDE ({', '.join(_q(k) for k in images)})" if images else ""
                 # images are excluded by name only when present; union_by_name makes them all present
@@ -196,12 +204,23 @@ class Catalog:
                 cur.execute(f"CREATE TABLE __frames_data AS SELECT *{exclude} FROM {self._parquet_source()}")
                 cur.execute(f"CREATE OR REPLACE VIEW frames AS {self._frames_sql('__frames_data')}")
             finally:
+                self._mat_cursor = None
                 cur.close()
             self.materialized = True
         except Exception as exc:  # noqa: BLE001 - out of memory, closed catalog, …: keep the parquet view
             log.info("frames stay on parquet for %s: %s", self.dataset.name, exc)
         finally:
             self._materialize_done.set()
+
+    def stop_materializing(self, timeout: float = 5.0) -> None:
+        """Interrupt an in-progress copy (process exit: DuckDB must not be mid-query then)."""
+        cur = self._mat_cursor
+        if cur is not None:
+            try:
+                cur.interrupt()
+            except Exception:  # noqa: BLE001 - already finished or closed
+                log.debug("interrupting the frames copy failed", exc_info=True)
+        self._materialize_done.wait(timeout)
 
     def wait_materialized(self, timeout: float | None = None) -> bool:
         """Block until the in-memory copy of the frames is ready (or was skipped); True if in memory."""
@@ -505,6 +524,14 @@ class Catalog:
 
 
 _spill: str | None = None
+_loading: weakref.WeakSet[Catalog] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_loading() -> None:
+    """Daemon threads die mid-call at exit; a DuckDB query killed that way aborts the process."""
+    for cat in list(_loading):
+        cat.stop_materializing()
 
 
 def _spill_root() -> str:
@@ -557,8 +584,9 @@ _cache_lock = threading.Lock()
 _CACHE_MAX = 8
 
 
-def catalog_for(dataset, project=None, *, plugin_host=None) -> Catalog:
-    """The catalog of a dataset, cached per (fingerprint, project)."""
+def catalog_for(dataset, project=None, *, plugin_host=None, materialize: bool = True) -> Catalog:
+    """The catalog of a dataset, cached per (fingerprint, project). `materialize=False` skips
+    the background in-memory copy of the frames (one-shot use, e.g. `studio query`)."""
     if plugin_host is None:
         from studio.plugins import host
 
@@ -568,7 +596,7 @@ def catalog_for(dataset, project=None, *, plugin_host=None) -> Catalog:
         cat = _cache.get(key)
         if cat is not None:
             return cat
-    cat = Catalog(dataset=dataset, project=project).build(plugin_host)
+    cat = Catalog(dataset=dataset, project=project).build(plugin_host, materialize=materialize)
     with _cache_lock:
         if key in _cache:
             cat.close()

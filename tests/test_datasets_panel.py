@@ -65,6 +65,7 @@ def test_panel_opens_dataset_and_runs_query(project, serve_app, page):
     root = write_synthetic_dataset(project.datasets_dir / "demo_ds", episodes=4, frames=[20, 25, 30, 35],
                                    videos=("observation.images.front",))
     url = serve_app(project)
+    page.set_default_timeout(60_000)  # a shared 2-core machine can be slow; the path is what is tested
     page.goto(url + "?panel=Datasets")
     page.locator("#datasets-source textarea, #datasets-source input").first.fill(str(root))
     page.locator("#datasets-open").click()
@@ -116,6 +117,7 @@ def test_panel_url_opens_so101_and_plots_six_joints(project, serve_app, page):
     from urllib.parse import quote
 
     url = serve_app(project)
+    page.set_default_timeout(60_000)
     page.goto(url + "?panel=Datasets&dataset=" + quote(str(SO101)))
     page.locator("#datasets-overview").get_by_text("Problems (2)").wait_for()
     text = page.locator("#datasets-overview").inner_text()

@@ -109,7 +109,8 @@ def register(app: typer.Typer) -> None:
 
         proj = _project(project)
         ds = open_dataset(dataset)
-        result = catalog_for(ds, proj).sql(sql, limit=None if limit == 0 else limit, offset=offset, timeout_s=timeout)
+        cat = catalog_for(ds, proj, materialize=False)  # one query: no in-memory copy
+        result = cat.sql(sql, limit=None if limit == 0 else limit, offset=offset, timeout_s=timeout)
         typer.echo(format_result(result, fmt))
         if result.truncated:
             shown = len(result.df)
