@@ -150,6 +150,30 @@ def recipe(a) -> None:
           f"{a.rollouts} rollouts each on seeds {a.rollout_seed}..{a.rollout_seed + a.rollouts - 1}")
 
 
+def hook_cost_s(tmp: Path, n: int = 5000) -> float:
+    """Seconds per step that the studio's hook adds (one metrics.jsonl line, flushed)."""
+    from lerobot.utils.logging_utils import AverageMeter, MetricsTracker
+
+    from studio.jobs.train_entry import Emitter
+
+    def tracker():
+        meters = {k: AverageMeter(k, ":.3f") for k in ("loss", "grad_norm", "lr", "update_s", "dataloading_s")}
+        for m in meters.values():
+            m.update(0.5)
+        return MetricsTracker(8, 10_000, 10, meters)
+
+    plain, hooked, em = tracker(), tracker(), Emitter(tmp / "hook.jsonl", n, 8)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        plain.step()
+    base = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for _ in range(n):
+        hooked.step()
+        em.on_step(hooked)
+    return max(0.0, (time.perf_counter() - t0 - base) / n)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipe", action="store_true", help="Run the pre-train → post-train comparison instead.")
@@ -202,6 +226,10 @@ def main() -> None:
         for k, label in ((0, "end-to-end"), (1, "loop only "), (2, "CPU time  ")):
             b, st = med("bare", k), med("studio", k)
             print(f"{label}: studio {st:.2f} vs bare {b:.2f} steps/s -> ratio {st / b:.3f}x (target >= 0.95)")
+        hook = hook_cost_s(tmp)
+        step_s = 1.0 / med("bare", 1)
+        print(f"hook cost : {hook * 1e6:.0f} us per step = {hook / step_s:.2%} of a bare training step "
+              f"({step_s * 1e3:.1f} ms) -> expected ratio {step_s / (step_s + hook):.4f}x")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

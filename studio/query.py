@@ -218,7 +218,7 @@ class Catalog:
         if cur is not None:
             try:
                 cur.interrupt()
-            except Exception:  # noqa: BLE001 - already finished or closed
+            except Exception:  # already finished or closed
                 log.debug("interrupting the frames copy failed", exc_info=True)
         self._materialize_done.wait(timeout)
 

@@ -266,7 +266,7 @@ def _episode_stats(values: np.ndarray, starts, lengths, *, quantiles: bool) -> d
         row = np.repeat(np.arange(n_ep), lengths)
         col = np.arange(len(v)) - np.repeat(starts, lengths)
         for qv in QUANTILES:
-            out[f"q{int(round(qv * 100)):02d}"] = np.empty((n_ep, v.shape[1]))
+            out[f"q{round(qv * 100):02d}"] = np.empty((n_ep, v.shape[1]))
         pos = {qv: (lengths - 1) * qv for qv in QUANTILES}
         ar = np.arange(n_ep)
         for d in range(v.shape[1]):
@@ -277,7 +277,7 @@ def _episode_stats(values: np.ndarray, starts, lengths, *, quantiles: bool) -> d
                 lo = np.floor(p).astype(np.int64)
                 hi = np.minimum(lo + 1, lengths - 1)
                 frac = p - lo
-                out[f"q{int(round(qv * 100)):02d}"][:, d] = m[ar, lo] * (1 - frac) + m[ar, hi] * frac
+                out[f"q{round(qv * 100):02d}"][:, d] = m[ar, lo] * (1 - frac) + m[ar, hi] * frac
     return out
 
 
@@ -294,9 +294,9 @@ def _aggregate(ep: dict[str, np.ndarray], lengths) -> dict[str, np.ndarray]:
         "std": np.sqrt(var),
         "count": np.array([int(lengths.sum())], dtype=np.int64),
     }
-    for k in ep:
+    for k, v in ep.items():
         if k.startswith("q"):
-            out[k] = (ep[k] * w).sum(axis=0) / total
+            out[k] = (v * w).sum(axis=0) / total
     return out
 
 
@@ -322,7 +322,7 @@ def _video_episode_stats(frames: np.ndarray, starts, lengths, *, quantiles: bool
     }
     if quantiles:
         for qv in QUANTILES:
-            out[f"q{int(round(qv * 100)):02d}"] = out["min"] + (out["max"] - out["min"]) * qv
+            out[f"q{round(qv * 100):02d}"] = out["min"] + (out["max"] - out["min"]) * qv
     out = {k: v.reshape(n_ep, 3, 1, 1) for k, v in out.items()}
     out["count"] = lengths.astype(np.int64)[:, None]
     return out
