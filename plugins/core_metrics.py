@@ -47,6 +47,8 @@ def path_efficiency(fr):
 def _jerk_sq(fr, which):
     """Squared jerk magnitude per frame (third difference × fps³); 0 where the window
     would straddle an episode start."""
+    if hasattr(fr, "jerk_sq"):  # same values, computed in chunks (benchmarks/metrics.py)
+        return fr.jerk_sq(which)
     z = fr.standardized(which)
     j = np.zeros(len(z), dtype=np.float64)
     if len(z) < 4:

@@ -10,9 +10,12 @@ fingerprint and the feature choice — never inside the dataset.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -51,6 +54,18 @@ class EpisodeMetric:
             raise ValueError(f"metric {self.name!r}: name must be a SQL-friendly identifier")
 
 
+def _locked(method):
+    """Fill a cached per-frame helper under the frames' lock: metrics run on two threads,
+    and the second to ask for e.g. `speed` waits for the first instead of recomputing."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 @dataclass
 class EpisodeFrames:
     """All frames of a dataset, sorted by (episode, frame), as arrays.
@@ -73,6 +88,7 @@ class EpisodeFrames:
     environment: np.ndarray | None = None  # (n_frames, k) object/scene state when recorded
     bad_episodes: tuple[int, ...] = ()  # episodes with NaN/inf values: their metrics are NaN
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    _lock: Any = field(default_factory=threading.RLock, repr=False, compare=False)
 
     @property
     def n_frames(self) -> int:
@@ -83,14 +99,68 @@ class EpisodeFrames:
         return len(self.lengths)
 
     # -- segment helpers (vectorised over all episodes) --------------------------------
+    @_locked
     def position_in_episode(self) -> np.ndarray:
+        """Frame number within its episode (int32; 0 at each episode start)."""
         if "pos" not in self._cache:
-            n = self.n_frames
-            self._cache["pos"] = np.arange(n, dtype=np.int64) - np.repeat(self.starts, self.lengths)
+            self._cache["pos"] = _positions(self.starts, self.lengths)
         return self._cache["pos"]
 
     def segment_sum(self, values: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(np.asarray(values, dtype=np.float64), self.starts, axis=0)
+        """Per-episode sums in float64 (each episode summed as one float64 run)."""
+        v = np.asarray(values)
+        if v.dtype == np.float64 or len(v) <= _CHUNK_ROWS:
+            return np.add.reduceat(np.asarray(v, dtype=np.float64), self.starts, axis=0)
+        # cast a run of whole episodes at a time: no (frames,) float64 copy to allocate
+        out = np.empty((self.n_episodes,) + v.shape[1:], dtype=np.float64)
+        for e0, e1, r0, r1 in self._episode_chunks():
+            out[e0:e1] = np.add.reduceat(v[r0:r1].astype(np.float64), self.starts[e0:e1] - r0, axis=0)
+        return out
+
+    @_locked
+    def _episode_chunks(self):
+        """(first episode, end episode, first row, end row) of runs of whole episodes of
+        about `_CHUNK_ROWS` rows."""
+        if "chunks" not in self._cache:
+            ends = self.starts + self.lengths
+            cuts = np.searchsorted(self.starts, np.arange(_CHUNK_ROWS, int(ends[-1]), _CHUNK_ROWS), side="left")
+            cuts = np.unique(np.r_[0, cuts[cuts > 0], self.n_episodes])
+            self._cache["chunks"] = [
+                (int(a), int(b), int(self.starts[a]), int(ends[b - 1])) for a, b in itertools.pairwise(cuts)
+            ]
+        return self._cache["chunks"]
+
+    def jerk_sq(self, which: str = "motion") -> np.ndarray:
+        """Squared jerk magnitude per frame of the standardized `which` (third difference ×
+        fps³, summed over dimensions, float64); 0 where the window would straddle an
+        episode start. Computed in chunks through small reused buffers."""
+        z = self.standardized(which)
+        n = len(z)
+        j = np.zeros(n, dtype=np.float64)
+        if n < 4:
+            return j
+        m = n - 3
+        acc = np.empty(min(m, _CHUNK_ROWS), dtype=np.float32)
+        t = np.empty_like(acc)
+        u = np.empty_like(acc)
+        for a in range(0, m, _CHUNK_ROWS):
+            b = min(m, a + _CHUNK_ROWS)
+            k = b - a
+            acc_, t_, u_ = acc[:k], t[:k], u[:k]
+            acc_[:] = 0.0
+            for d in range(z.shape[1]):  # c[3:] − c[:-3] + 3·(c[1:-2] − c[2:-1]), in float32
+                c = z[:, d]
+                np.subtract(c[a + 3:b + 3], c[a:b], out=t_)
+                np.subtract(c[a + 1:b + 1], c[a + 2:b + 2], out=u_)
+                np.multiply(u_, np.float32(3), out=u_)
+                np.add(t_, u_, out=t_)
+                np.multiply(t_, t_, out=t_)
+                np.add(acc_, t_, out=acc_)
+            j[a + 3:b + 3] = acc_
+        j *= float(self.fps) ** 6
+        head = (self.starts[:, None] + np.arange(3)[None, :])
+        j[head[head < (self.starts + self.lengths)[:, None]]] = 0.0
+        return j
 
     def segment_mean(self, values: np.ndarray) -> np.ndarray:
         return self.segment_sum(values) / self.lengths
@@ -98,6 +168,7 @@ class EpisodeFrames:
     def segment_max(self, values: np.ndarray) -> np.ndarray:
         return np.maximum.reduceat(values, self.starts, axis=0)
 
+    @_locked
     def gripper_dim(self, which: str) -> int | None:
         """The gripper dimension of `command`/`motion`: named '*grip*', else a two-state
         last dimension; None when there is none."""
@@ -120,6 +191,7 @@ class EpisodeFrames:
         names = self.command_names if which == "command" else self.motion_names
         return [i for i, n in enumerate(names) if any(t in n.lower() for t in NON_POSITION_WORDS)]
 
+    @_locked
     def standardized(self, which: str) -> np.ndarray | None:
         """`command` or `motion` without its gripper dimension, scaled per dimension by its
         dataset-wide 1–99 % range (float32), so joints in any unit weigh alike and a gripper
@@ -139,12 +211,13 @@ class EpisodeFrames:
                 lo, hi = np.percentile(sample, [1, 99], axis=0)
                 scale = np.where(hi - lo > 1e-9, hi - lo, 1.0).astype(np.float32)
                 # column-major: the metrics walk one dimension at a time
-                z = np.empty((len(x), len(keep)), dtype=np.float32, order="F")
+                z = _empty((len(x), len(keep)), np.float32, order="F")
                 for i, j in enumerate(keep):
                     np.divide(x[:, j], scale[i], out=z[:, i])
                 self._cache[key] = z
         return self._cache[key]
 
+    @_locked
     def speed(self, which: str = "motion") -> np.ndarray | None:
         """Per-frame speed (standardized units per second) of `which`; 0 at episode starts."""
         key = f"speed:{which}"
@@ -154,11 +227,8 @@ class EpisodeFrames:
                 self._cache[key] = None
             else:
                 sp = np.zeros(len(z), dtype=np.float32)
-                for j in range(z.shape[1]):  # per dimension: no (frames × dims) temporaries
-                    d = z[1:, j] - z[:-1, j]
-                    sp[1:] += d * d
-                np.sqrt(sp, out=sp)
-                sp *= np.float32(self.fps)
+                if len(z) > 1:
+                    _norm_diff(z, 1, self.fps, sp[1:])
                 sp[self.starts] = 0.0
                 self._cache[key] = sp
         return self._cache[key]
@@ -172,17 +242,86 @@ class EpisodeFrames:
         w = max(1, int(round(seconds * self.fps)))
         sp = np.zeros(len(z), dtype=np.float32)
         if len(z) > w:
-            for j in range(z.shape[1]):
-                d = z[w:, j] - z[:-w, j]
-                sp[w:] += d * d
-            np.sqrt(sp, out=sp)
-            sp *= np.float32(self.fps / w)
+            _norm_diff(z, w, self.fps / w, sp[w:])
         valid = self.position_in_episode() >= w
         sp[~valid] = 0.0
         return sp, valid
 
     def free(self) -> None:
         self._cache.clear()
+
+
+def _positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """0, 1, 2, … within each episode, as one cumulative sum (no (frames,) int64 repeat)."""
+    n = int(lengths.sum())
+    pos = np.ones(n, dtype=np.int32)
+    if n:
+        pos[0] = 0
+        pos[starts[1:]] = 1 - lengths[:-1]
+        np.cumsum(pos, out=pos)
+    return pos
+
+
+_CHUNK_ROWS = 1 << 20  # rows per pass of the per-frame helpers (small, reused buffers)
+
+
+def _norm_diff(z: np.ndarray, lag: int, scale: float, out: np.ndarray) -> None:
+    """out[t] = scale · ‖z[t+lag] − z[t]‖ for t < len(z) − lag, summed one dimension at a
+    time into a small reused buffer, chunk by chunk: no (frames,) temporaries to allocate."""
+    n = len(z) - lag
+    buf = np.empty(min(n, _CHUNK_ROWS), dtype=np.float32)
+    for a in range(0, n, _CHUNK_ROWS):
+        b = min(n, a + _CHUNK_ROWS)
+        o, t = out[a:b], buf[: b - a]
+        o[:] = 0.0
+        for j in range(z.shape[1]):
+            np.subtract(z[a + lag:b + lag, j], z[a:b, j], out=t)
+            np.multiply(t, t, out=t)
+            np.add(o, t, out=o)
+        np.sqrt(o, out=o)
+        o *= np.float32(scale)
+
+
+def _empty(shape, dtype=np.float32, order: str = "C") -> np.ndarray:
+    """np.empty, but a large array is mapped with its pages populated in one call
+    (MAP_POPULATE): faulting in hundreds of MB page by page costs more system time than
+    the metrics themselves on a virtual machine."""
+    import mmap
+
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
+    flags = getattr(mmap, "MAP_POPULATE", 0)
+    if size < (64 << 20) or not flags or not hasattr(mmap, "MAP_ANONYMOUS"):
+        return np.empty(shape, dtype=dtype, order=order)
+    try:
+        buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | flags)
+    except (OSError, ValueError):
+        return np.empty(shape, dtype=dtype, order=order)
+    a = np.frombuffer(buf, dtype=dtype)
+    return a.reshape(shape[::-1]).T if order == "F" else a.reshape(shape)
+
+
+def _episodes_from_statistics(md) -> np.ndarray | None:
+    """The episode index of every row of a parquet file from its row-group statistics,
+    when each row group holds a single episode (min == max); else None."""
+    names = [md.schema.column(c).path for c in range(md.num_columns)]
+    if "episode_index" not in names:
+        return None
+    ci = names.index("episode_index")
+    eps, rows = [], []
+    for r in range(md.num_row_groups):
+        rg = md.row_group(r)
+        st = rg.column(ci).statistics
+        if st is None or not st.has_min_max or st.min != st.max or not isinstance(st.min, int):
+            return None
+        eps.append(st.min)
+        rows.append(rg.num_rows)
+    return np.repeat(np.asarray(eps, dtype=np.int64), np.asarray(rows, dtype=np.int64))
+
+
+def _all_finite(a: np.ndarray) -> bool:
+    # A float64 sum of float32 values cannot overflow, so it is finite iff every value is.
+    return bool(np.isfinite(np.add.reduce(a, axis=None, dtype=np.float64)))
 
 
 # ---------------------------------------------------------------------------------- reading
@@ -243,6 +382,10 @@ def _data_files(dataset) -> list[Path]:
     return files
 
 
+_BATCH_ROWS = 1 << 18  # rows per record batch when reading data files
+_MEMORY_MAP = True
+
+
 def _column_numpy(col, dim: int | None) -> np.ndarray:
     import pyarrow as pa
 
@@ -257,40 +400,6 @@ def _column_numpy(col, dim: int | None) -> np.ndarray:
         return values.astype(np.float32, copy=False).reshape(len(col), width)
     arr = col.to_numpy(zero_copy_only=False)
     return arr.astype(np.float32, copy=False).reshape(len(col), -1) if dim else arr
-
-
-def _fill(out: np.ndarray, at: int, col, dim: int) -> None:
-    """Copy a (chunked) vector column into `out[at:]` chunk by chunk (no combined copy)."""
-    for chunk in col.chunks:
-        n = len(chunk)
-        if n:
-            out[at:at + n] = _column_numpy(chunk, dim)
-            at += n
-
-
-def _prefetch(fn, files, counts, window: int = 2):
-    """Yield (file, row_count, fn(file) or the exception) in order, reading up to `window`
-    files ahead on threads (Arrow decodes without the GIL); memory stays bounded."""
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    workers = max(1, min(window, os.cpu_count() or 1))
-    with ThreadPoolExecutor(workers) as pool:
-        pending = []
-        it = iter(zip(files, counts))
-        for _ in range(window):
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append((nxt, pool.submit(fn, nxt[0])))
-        while pending:
-            (f, cnt), fut = pending.pop(0)
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append((nxt, pool.submit(fn, nxt[0])))
-            try:
-                yield f, cnt, fut.result()
-            except Exception as exc:  # handed to the caller, which names the file
-                yield f, cnt, exc
 
 
 def load_frames(dataset, command: str | None = None, motion: str | None = None) -> EpisodeFrames:
@@ -308,66 +417,125 @@ def load_frames(dataset, command: str | None = None, motion: str | None = None) 
     missing = [c for c in wanted if c not in schema_names]
     if missing:
         raise DatasetError(str(files[0]), f"data files lack column(s) {', '.join(missing)}")
-    # Read file by file into preallocated arrays: peak memory stays one file above the result.
+    # Read into preallocated arrays, two files at a time on threads.
     try:
         counts = [pq.read_metadata(f).num_rows for f in files]
     except (OSError, pa.ArrowException) as exc:
         raise DatasetError("data", f"cannot read the data files ({exc})") from None
     n = int(sum(counts))
     dims = {k: int((features.get(k, {}).get("shape") or [1])[0]) for k in vec_keys}
-    ep = np.empty(n, dtype=np.int64)
-    fr = np.empty(n, dtype=np.int64)
-    arrays: dict[str, np.ndarray] = {k: np.empty((n, d), dtype=np.float32) for k, d in dims.items()}
-    extras = {k: np.empty(n, dtype=np.float64) for k in EXTRA_KEYS if k in schema_names}
-    at = 0
+    arrays: dict[str, np.ndarray] = {k: _empty((n, d), np.float32) for k, d in dims.items()}
+    extras = {k: _empty(n, np.float64) for k in EXTRA_KEYS if k in schema_names}
+    offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
+    # Per record batch: (first row, its episode/frame, last episode/frame, rows where the
+    # episode changes inside the batch, their episodes, in order inside the batch?).
+    pieces: list[list[tuple]] = [[] for _ in files]
 
-    def read(f):
-        # ParquetFile.read is ~2x faster than read_table on files with many small row groups
-        with pq.ParquetFile(f, memory_map=True) as h:
-            return h.read(columns=wanted)
+    def read_into(i: int) -> None:
+        # Stream each file in large record batches straight into its slice of the result:
+        # a batch spans many row groups (lerobot writes one per episode), so the per-chunk
+        # work runs per batch rather than per episode, and peak memory stays one batch per
+        # worker above the result. Arrow decodes and NumPy copies without the GIL. The
+        # episode/frame columns are reduced per batch to episode boundaries and an order
+        # check instead of being kept whole.
+        at, end = int(offsets[i]), int(offsets[i + 1])
+        with pq.ParquetFile(files[i], memory_map=_MEMORY_MAP) as h:
+            # lerobot writes one episode per row group: the row-group statistics (exact
+            # min/max) then give the episode of every row without decoding the column.
+            ep_rows = _episodes_from_statistics(h.metadata)
+            cols = wanted if ep_rows is None else [c for c in wanted if c != "episode_index"]
+            if ep_rows is not None and len(ep_rows) != end - at:
+                raise DatasetError(str(files[i]), "changed while being read")
+            first = at
+            for batch in h.iter_batches(batch_size=_BATCH_ROWS, columns=cols, use_threads=len(files) == 1):
+                m = batch.num_rows
+                if m == 0:
+                    continue
+                if at + m > end:
+                    raise DatasetError(str(files[i]), "changed while being read")
+                sl = slice(at, at + m)
+                if ep_rows is not None:
+                    e = ep_rows[at - first:at - first + m]
+                else:
+                    e = np.asarray(_column_numpy(batch.column("episode_index"), None), dtype=np.int64)
+                f = np.asarray(_column_numpy(batch.column("frame_index"), None), dtype=np.int64)
+                de = np.diff(e)
+                change = np.flatnonzero(de) + 1
+                ordered = bool((de >= 0).all()) and bool((np.diff(f)[de == 0] > 0).all())
+                pieces[i].append((at, int(e[0]), int(f[0]), int(e[-1]), int(f[-1]), change + at, e[change], ordered))
+                for k in vec_keys:
+                    arrays[k][sl] = _column_numpy(batch.column(k), dims[k])
+                for k in extras:
+                    x = np.asarray(_column_numpy(batch.column(k), None), dtype=np.float64)
+                    extras[k][sl] = x.reshape(m, -1)[:, 0]
+                at += m
+        if at != end:
+            raise DatasetError(str(files[i]), "changed while being read")
 
-    for f, cnt, t in _prefetch(read, files, counts):
-        if isinstance(t, BaseException):
-            raise DatasetError(str(f), f"cannot be read ({t})") from None
-        if t.num_rows != cnt:
-            raise DatasetError(str(f), "changed while being read")
-        sl = slice(at, at + cnt)
-        ep[sl] = t.column("episode_index").to_numpy()
-        fr[sl] = t.column("frame_index").to_numpy()
-        for k in vec_keys:
-            _fill(arrays[k], at, t.column(k), dims[k])
-        for k in extras:
-            extras[k][sl] = t.column(k).to_numpy(zero_copy_only=False).astype(np.float64).reshape(cnt, -1)[:, 0]
-        del t
-        at += cnt
-    if n > 1:
-        d_ep = np.diff(ep)
-        if not ((d_ep > 0) | ((d_ep == 0) & (np.diff(fr) > 0))).all():
-            order = np.lexsort((fr, ep))
-            ep = ep[order]
-            arrays = {k: a[order] for k, a in arrays.items()}
-            extras = {k: a[order] for k, a in extras.items()}
-        del d_ep
-    del fr
-    if len(ep) == 0:
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max(1, min(2, len(files), os.cpu_count() or 1))) as pool:
+        futures = [pool.submit(read_into, i) for i in range(len(files))]
+        try:
+            for i, fut in enumerate(futures):
+                try:
+                    fut.result()
+                except StudioError:
+                    raise
+                except Exception as exc:
+                    raise DatasetError(str(files[i]), f"cannot be read ({exc})") from None
+        finally:
+            for fut in futures:
+                fut.cancel()
+    if n == 0:
         raise DatasetError("data", "the dataset has no frames")
-    starts = np.flatnonzero(np.r_[True, ep[1:] != ep[:-1]])
-    lengths = np.diff(np.r_[starts, len(ep)])
+    # Stitch the batches: an episode starts where the episode index changes.
+    batches = [b for p in pieces for b in p]
+    start_rows, start_eps, in_order, prev = [], [], True, None
+    for at, e0, f0, e1, f1, change, change_eps, ordered in batches:
+        in_order &= ordered
+        if prev is None or e0 != prev[0]:
+            start_rows.append(np.array([at]))
+            start_eps.append(np.array([e0]))
+            in_order &= prev is None or e0 > prev[0]
+        else:
+            in_order &= f0 > prev[1]
+        start_rows.append(change)
+        start_eps.append(change_eps)
+        prev = (e1, f1)
+    starts = np.concatenate(start_rows).astype(np.int64)
+    episode_index = np.concatenate(start_eps).astype(np.int64)
+    if not in_order:
+        # Frames out of (episode, frame) order: read the index columns whole and sort.
+        ep = np.concatenate([pq.read_table(f, columns=["episode_index"]).column(0).to_numpy() for f in files])
+        fr = np.concatenate([pq.read_table(f, columns=["frame_index"]).column(0).to_numpy() for f in files])
+        order = np.lexsort((fr, ep))
+        del fr
+        ep = ep[order]
+        arrays = {k: a[order] for k, a in arrays.items()}
+        extras = {k: a[order] for k, a in extras.items()}
+        del order
+        starts = np.flatnonzero(np.r_[True, ep[1:] != ep[:-1]]).astype(np.int64)
+        episode_index = ep[starts].astype(np.int64)
+        del ep
+    lengths = np.diff(np.r_[starts, n]).astype(np.int64)
     bad_eps: set[int] = set()
     for key, a in list(arrays.items()):
+        if _all_finite(a):
+            continue
         finite = np.isfinite(a)
-        if not finite.all():
-            # Bad values are named, never fatal: their episodes get NaN metrics.
-            rows = ~finite.all(axis=1)
-            bad_eps.update(np.unique(ep[rows]).tolist())
-            a = a.copy()
-            a[~finite] = 0.0
-            arrays[key] = a
+        # Bad values are named, never fatal: their episodes get NaN metrics.
+        rows = np.flatnonzero(~finite.all(axis=1))
+        bad_eps.update(np.unique(episode_index[np.searchsorted(starts, rows, side="right") - 1]).tolist())
+        a = a.copy()
+        a[~finite] = 0.0
+        arrays[key] = a
     fps = float(getattr(dataset, "fps", None) or dataset.info.get("fps") or 30)
     return EpisodeFrames(
-        episode_index=ep[starts].copy(),
-        starts=starts.astype(np.int64),
-        lengths=lengths.astype(np.int64),
+        episode_index=episode_index,
+        starts=starts,
+        lengths=lengths,
         fps=fps,
         command=arrays[command],
         motion=arrays[motion],
@@ -411,6 +579,34 @@ def _registered(plugin_host=None):
     return list(seen.values()), plugin_host
 
 
+_HEAVY_FIRST = ("sparc", "action_saturation", "jerk", "idle_fraction", "gripper_toggles")
+
+
+def _run_metrics(frames: EpisodeFrames, metrics: Sequence[EpisodeMetric]) -> list[tuple[Any, BaseException | None]]:
+    """(values, exception) of each metric, in order. The metrics run on two threads: they
+    are whole-array NumPy work that releases the GIL, so two cores share it. What several
+    metrics derive alike (standardized motion, speed, gripper dimension) is computed first,
+    once, so the threads only read the shared cache."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(m):
+        try:
+            return m.fn(frames), None
+        except Exception as exc:
+            return None, exc
+
+    workers = max(1, min(2, os.cpu_count() or 1, len(metrics)))
+    if workers == 1 or frames.n_frames < 200_000:  # small data: threads cost more than they save
+        return [one(m) for m in metrics]
+    # the costliest built-in metrics first, so the two threads finish together
+    rank = {name: i for i, name in enumerate(_HEAVY_FIRST)}
+    order = sorted(range(len(metrics)), key=lambda i: rank.get(metrics[i].name, len(rank)))
+    with ThreadPoolExecutor(workers) as pool:
+        futures = {i: pool.submit(one, metrics[i]) for i in order}
+        return [futures[i].result() for i in range(len(metrics))]
+
+
 def compute_metrics_frames(frames: EpisodeFrames, metrics, plugin_host=None):
     """Run each metric over all episodes; returns (DataFrame, {name: metric}) of those that
     apply. `metrics` holds EpisodeMetric or (plugin_name, EpisodeMetric); a plugin metric
@@ -419,14 +615,13 @@ def compute_metrics_frames(frames: EpisodeFrames, metrics, plugin_host=None):
 
     out = {"episode_index": frames.episode_index}
     used: dict[str, EpisodeMetric] = {}
-    for item in metrics:
-        plugin, m = item if isinstance(item, tuple) else ("", item)
-        try:
-            values = m.fn(frames)
-        except StudioError:
-            raise
-        except Exception as exc:
-            log.exception("metric %s failed", m.name)
+    items = [item if isinstance(item, tuple) else ("", item) for item in metrics]
+    results = _run_metrics(frames, [m for _, m in items])
+    for (plugin, m), (values, exc) in zip(items, results):
+        if isinstance(exc, StudioError):
+            raise exc
+        if exc is not None:
+            log.error("metric %s failed", m.name, exc_info=exc)
             what = f"metric {m.name} raised {type(exc).__name__}: {exc}"
             if plugin and plugin != "core_metrics" and hasattr(plugin_host, "disable"):
                 plugin_host.disable(plugin, what)
