@@ -197,22 +197,10 @@ def selection_predicate(sel) -> str:
 
 
 def _episodes_text(text: str, res) -> list[int]:
+    from studio.curation.selections import parse_episode_ranges
+
     text = (text or "").strip()
-    if not text:
-        return list(res.episodes)
-    out: list[int] = []
-    for part in text.replace(" ", "").split(","):
-        if not part:
-            continue
-        try:
-            if "-" in part[1:]:
-                a, b = part.split("-", 1)
-                out.extend(range(int(a), int(b) + 1))
-            else:
-                out.append(int(part))
-        except ValueError:
-            raise StudioError("episodes", f"'{part}' is not an episode index or a range like 3-7") from None
-    return out
+    return parse_episode_ranges(text) if text else list(res.episodes)
 
 
 def _author(request: gr.Request | None) -> str:

@@ -20,19 +20,9 @@ def _open(path: str, project):
 
 
 def _episodes_arg(text: str) -> list[int]:
-    out: list[int] = []
-    for part in (text or "").replace(" ", "").split(","):
-        if not part:
-            continue
-        try:
-            if "-" in part[1:]:
-                a, b = part.split("-", 1)
-                out.extend(range(int(a), int(b) + 1))
-            else:
-                out.append(int(part))
-        except ValueError:
-            raise StudioError("--episodes", f"'{part}' is not an episode index or range like 3-7") from None
-    return out
+    from studio.curation.selections import parse_episode_ranges
+
+    return parse_episode_ranges(text, "--episodes")
 
 
 def _clean(v):

@@ -375,3 +375,20 @@ def compare_selection(facts, episodes: Iterable[int], metrics: dict) -> list[dic
                        verdict="better" if better else "worse" if worse else "no clear difference")
         rows.append(row)
     return rows
+
+
+def parse_episode_ranges(text: str, where: str = "episodes") -> list[int]:
+    """'1,3-5, 9' -> [1, 3, 4, 5, 9]; a bad part raises a one-sentence StudioError."""
+    out: list[int] = []
+    for part in (text or "").replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            if "-" in part[1:]:
+                a, b = part.split("-", 1)
+                out.extend(range(int(a), int(b) + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise StudioError(where, f"'{part}' is not an episode index or a range like 3-7") from None
+    return out

@@ -38,7 +38,6 @@ def run_curate(cell: Cell, ctx: RunContext) -> list[Output]:
     lists), `metrics` (histograms), `x`/`y` (scatter axes). The source is a SQL predicate over
     `episode_facts` (episode columns, every metric, quality_score, quality_pct, tags, note).
     """
-    import pandas as pd
     import plotly.express as px
 
     from studio.curation.selections import episode_facts, resolve, save_selection

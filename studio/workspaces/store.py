@@ -4,7 +4,6 @@ the repository's `workspaces/` are copied there on first use and never edited in
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 from studio.workspaces.format import Workspace, WorkspaceError, read, write
