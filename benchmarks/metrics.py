@@ -46,27 +46,17 @@ def _rss_mb() -> float:
 
 
 class PeakRSS:
-    """Samples RSS every 5 ms while the block runs: the peak of the measured work alone
-    (ru_maxrss would also count opening the dataset before it)."""
+    """Peak resident memory of this (fresh, one-run) subprocess: its ru_maxrss at the end of
+    the block. It covers the whole process (imports and opening the dataset too, ~100 MB),
+    so it is an upper bound on the measured work's own peak. (A thread sampling
+    /proc/self/status every few ms would exclude those but slows the timed work: it takes
+    the GIL and the memory-map lock that page faults need.)"""
 
     def __enter__(self):
-        import threading
-
-        self.peak = _rss_mb()
-        self._stop = threading.Event()
-
-        def loop():
-            while not self._stop.wait(0.005):
-                self.peak = max(self.peak, _rss_mb())
-
-        self._t = threading.Thread(target=loop, daemon=True)
-        self._t.start()
         return self
 
     def __exit__(self, *exc):
-        self._stop.set()
-        self._t.join()
-        self.peak = max(self.peak, _rss_mb())
+        self.peak = _peak_mb()
 
 
 def run_studio(path: str) -> dict:

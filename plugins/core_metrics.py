@@ -94,11 +94,14 @@ def sparc(fr):
         nfft = int(nffts[j - 1])
         lens = fr.lengths[idx]
         max_len = int(lens.max())
-        buf = np.zeros((len(idx), max_len), dtype=np.float32)
-        # scatter every episode's speed into its row (no per-frame loop)
-        rows = np.repeat(np.arange(len(idx)), lens)
-        cols = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
-        buf[rows, cols] = sp[np.repeat(fr.starts[idx], lens) + cols]
+        if hasattr(fr, "padded_rows"):  # same matrix; a reshaped slice when it can be
+            buf = fr.padded_rows(sp, idx, max_len)
+        else:
+            buf = np.zeros((len(idx), max_len), dtype=np.float32)
+            # scatter every episode's speed into its row (no per-frame loop)
+            rows = np.repeat(np.arange(len(idx)), lens)
+            cols = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+            buf[rows, cols] = sp[np.repeat(fr.starts[idx], lens) + cols]
         n_bins = int(np.floor(fc * nfft / fs)) + 1
         spec = np.abs(np.fft.rfft(buf, n=nfft, axis=1)[:, :n_bins])
         del buf
@@ -144,6 +147,8 @@ def gripper_toggles(fr):
     lo, hi = np.percentile(sample, [1, 99])
     if hi - lo <= 1e-9:
         return np.zeros(fr.n_episodes)
+    if hasattr(fr, "hysteresis_toggles"):  # same counts, computed in chunks (benchmarks/metrics.py)
+        return fr.hysteresis_toggles(g, lo, hi)
     u = (g - np.float32(lo)) / np.float32(hi - lo)
     state = np.full(len(u), np.nan, dtype=np.float32)
     state[u > 0.6] = 1.0

@@ -130,15 +130,52 @@ class EpisodeFrames:
             ]
         return self._cache["chunks"]
 
+    def hysteresis_toggles(self, g: np.ndarray, lo: float, hi: float, low: float = 0.4, high: float = 0.6) -> np.ndarray:
+        """Switches per episode of a two-state signal read with hysteresis: u = (g − lo) /
+        (hi − lo) in float32; u > `high` is on, u < `low` off, in between keeps the previous
+        state; an episode starts on when u ≥ 0.5. Counted run by run of whole episodes
+        (each starts decided, so runs are independent) over the decided frames only."""
+        out = np.zeros(self.n_episodes)
+        f_lo, f_range = np.float32(lo), np.float32(hi - lo)
+        for e0, e1, r0, r1 in self._episode_chunks():
+            u = (g[r0:r1] - f_lo) / f_range
+            st = self.starts[e0:e1] - r0
+            state = np.full(len(u), -1, dtype=np.int8)
+            state[u > high] = 1
+            state[u < low] = 0
+            state[st] = u[st] >= 0.5
+            decided = np.flatnonzero(state >= 0)
+            v = state[decided]
+            at = decided[1:][v[1:] != v[:-1]]  # frames where the held state flips
+            at = at[~np.isin(at, st)]  # an episode's first frame is not a switch
+            out[e0:e1] = np.bincount(np.searchsorted(st, at, side="right") - 1, minlength=e1 - e0)
+        return out
+
+    def padded_rows(self, values: np.ndarray, episodes: np.ndarray, width: int) -> np.ndarray:
+        """(len(episodes), width) float32: row i holds `values` of episode `episodes[i]`
+        (by position), zero-padded. Consecutive episodes of length `width` are a reshaped
+        slice; otherwise one scatter."""
+        lens = self.lengths[episodes]
+        k = len(episodes)
+        if k and (lens == width).all() and (np.diff(episodes) == 1).all():
+            a = int(self.starts[episodes[0]])
+            return np.asarray(values[a:a + k * width], dtype=np.float32).reshape(k, width)
+        buf = np.zeros((k, width), dtype=np.float32)
+        rows = np.repeat(np.arange(k), lens)
+        cols = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+        buf[rows, cols] = values[np.repeat(self.starts[episodes], lens) + cols]
+        return buf
+
     def jerk_sq(self, which: str = "motion") -> np.ndarray:
         """Squared jerk magnitude per frame of the standardized `which` (third difference ×
         fps³, summed over dimensions, float64); 0 where the window would straddle an
         episode start. Computed in chunks through small reused buffers."""
         z = self.standardized(which)
         n = len(z)
-        j = np.zeros(n, dtype=np.float64)
         if n < 4:
-            return j
+            return np.zeros(n, dtype=np.float64)
+        j = _empty(n, np.float64)
+        j[:3] = 0.0
         m = n - 3
         acc = np.empty(min(m, _CHUNK_ROWS), dtype=np.float32)
         t = np.empty_like(acc)
@@ -226,7 +263,8 @@ class EpisodeFrames:
             if z is None:
                 self._cache[key] = None
             else:
-                sp = np.zeros(len(z), dtype=np.float32)
+                sp = _empty(len(z), np.float32)
+                sp[:1] = 0.0
                 if len(z) > 1:
                     _norm_diff(z, 1, self.fps, sp[1:])
                 sp[self.starts] = 0.0
@@ -240,7 +278,8 @@ class EpisodeFrames:
         if z is None:
             return None
         w = max(1, int(round(seconds * self.fps)))
-        sp = np.zeros(len(z), dtype=np.float32)
+        sp = _empty(len(z), np.float32)
+        sp[:w] = 0.0
         if len(z) > w:
             _norm_diff(z, w, self.fps / w, sp[w:])
         valid = self.position_in_episode() >= w
@@ -254,7 +293,8 @@ class EpisodeFrames:
 def _positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """0, 1, 2, … within each episode, as one cumulative sum (no (frames,) int64 repeat)."""
     n = int(lengths.sum())
-    pos = np.ones(n, dtype=np.int32)
+    pos = _empty(n, np.int32)
+    pos[:] = 1
     if n:
         pos[0] = 0
         pos[starts[1:]] = 1 - lengths[:-1]
@@ -291,7 +331,7 @@ def _empty(shape, dtype=np.float32, order: str = "C") -> np.ndarray:
     dtype = np.dtype(dtype)
     size = int(np.prod(shape)) * dtype.itemsize
     flags = getattr(mmap, "MAP_POPULATE", 0)
-    if size < (64 << 20) or not flags or not hasattr(mmap, "MAP_ANONYMOUS"):
+    if size < (16 << 20) or not flags or not hasattr(mmap, "MAP_ANONYMOUS"):
         return np.empty(shape, dtype=dtype, order=order)
     try:
         buf = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | flags)
@@ -301,22 +341,37 @@ def _empty(shape, dtype=np.float32, order: str = "C") -> np.ndarray:
     return a.reshape(shape[::-1]).T if order == "F" else a.reshape(shape)
 
 
-def _episodes_from_statistics(md) -> np.ndarray | None:
-    """The episode index of every row of a parquet file from its row-group statistics,
-    when each row group holds a single episode (min == max); else None."""
+def _index_from_statistics(md) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(episode index, frame index) of every row of a parquet file, from its row-group
+    statistics (exact min/max), without decoding the columns. lerobot writes one episode
+    per row group with frames 0…n−1 in order: the episode is known when min == max in every
+    row group, the frames when each row group's frame range is exactly its row count
+    (rows in writer order, as lerobot's own loader assumes). None for what they don't show."""
     names = [md.schema.column(c).path for c in range(md.num_columns)]
     if "episode_index" not in names:
-        return None
+        return None, None
     ci = names.index("episode_index")
-    eps, rows = [], []
+    fi = names.index("frame_index") if "frame_index" in names else None
+    eps, rows, first = [], [], []
     for r in range(md.num_row_groups):
         rg = md.row_group(r)
         st = rg.column(ci).statistics
         if st is None or not st.has_min_max or st.min != st.max or not isinstance(st.min, int):
-            return None
+            return None, None
         eps.append(st.min)
         rows.append(rg.num_rows)
-    return np.repeat(np.asarray(eps, dtype=np.int64), np.asarray(rows, dtype=np.int64))
+        if first is not None:
+            fs = rg.column(fi).statistics if fi is not None else None
+            if fs is None or not fs.has_min_max or not isinstance(fs.min, int) or fs.max - fs.min + 1 != rg.num_rows:
+                first = None
+            else:
+                first.append(fs.min)
+    n_rows = np.asarray(rows, dtype=np.int64)
+    ep = np.repeat(np.asarray(eps, dtype=np.int64), n_rows)
+    if first is None:
+        return ep, None
+    offset = np.asarray(first, dtype=np.int64) - (np.cumsum(n_rows) - n_rows)
+    return ep, np.arange(len(ep), dtype=np.int64) + np.repeat(offset, n_rows)
 
 
 def _all_finite(a: np.ndarray) -> bool:
@@ -442,8 +497,11 @@ def load_frames(dataset, command: str | None = None, motion: str | None = None) 
         with pq.ParquetFile(files[i], memory_map=_MEMORY_MAP) as h:
             # lerobot writes one episode per row group: the row-group statistics (exact
             # min/max) then give the episode of every row without decoding the column.
-            ep_rows = _episodes_from_statistics(h.metadata)
-            cols = wanted if ep_rows is None else [c for c in wanted if c != "episode_index"]
+            ep_rows, fr_rows = _index_from_statistics(h.metadata)
+            skip = {"episode_index"} if ep_rows is not None else set()
+            if fr_rows is not None:
+                skip.add("frame_index")
+            cols = [c for c in wanted if c not in skip]
             if ep_rows is not None and len(ep_rows) != end - at:
                 raise DatasetError(str(files[i]), "changed while being read")
             first = at
@@ -458,7 +516,10 @@ def load_frames(dataset, command: str | None = None, motion: str | None = None) 
                     e = ep_rows[at - first:at - first + m]
                 else:
                     e = np.asarray(_column_numpy(batch.column("episode_index"), None), dtype=np.int64)
-                f = np.asarray(_column_numpy(batch.column("frame_index"), None), dtype=np.int64)
+                if fr_rows is not None:
+                    f = fr_rows[at - first:at - first + m]
+                else:
+                    f = np.asarray(_column_numpy(batch.column("frame_index"), None), dtype=np.int64)
                 de = np.diff(e)
                 change = np.flatnonzero(de) + 1
                 ordered = bool((de >= 0).all()) and bool((np.diff(f)[de == 0] > 0).all())

@@ -107,42 +107,46 @@ class EpisodeJob:
     extra: dict = field(default_factory=dict)
 
 
-_cache: dict[tuple, Any] = {}
+_cache: dict[tuple, Any] = {}  # a worker process's envs and actors, reused across its jobs
 
 
-def _env_for(name: str, cameras: bool):
+def _env_for(name: str, cameras: bool, cache: dict):
     key = ("env", name, cameras)
-    if key not in _cache:
+    if key not in cache:
         from studio.sim.registry import get_env
 
-        if not any(k[0] == "env" for k in _cache):
+        if cache is _cache and not any(k[0] == "env" for k in cache):
             atexit.register(close_cached)
-        _cache[key] = get_env(name).make(cameras=cameras)
-    return _cache[key]
+        cache[key] = get_env(name).make(cameras=cameras)
+    return cache[key]
 
 
-def close_cached() -> None:
+def close_cached(cache: dict | None = None) -> None:
     """Close cached envs while the interpreter is intact (their GL contexts else complain)."""
-    for key in [k for k in _cache if k[0] == "env"]:
+    cache = _cache if cache is None else cache
+    for key in [k for k in cache if k[0] == "env"]:
         try:
-            _cache.pop(key).close()
+            cache.pop(key).close()
         except Exception:  # noqa: BLE001 - best effort at exit
             pass
+    cache.clear()
 
 
-def _actor_for(spec: str):
+def _actor_for(spec: str, cache: dict):
     key = ("actor", spec)
-    if key not in _cache:
+    if key not in cache:
         from studio.sim.policies import make_actor
 
-        _cache[key] = make_actor(spec)
-    return _cache[key]
+        cache[key] = make_actor(spec)
+    return cache[key]
 
 
-def run_job(job: EpisodeJob) -> EpisodeRecord:
-    """Simulate one job; env and actor are built once per process and reused."""
-    env = _env_for(job.env, job.cameras)
-    actor = _actor_for(job.actor)
+def run_job(job: EpisodeJob, cache: dict | None = None) -> EpisodeRecord:
+    """Simulate one job; env and actor are built once per `cache` (default: this worker
+    process's) and reused."""
+    cache = _cache if cache is None else cache
+    env = _env_for(job.env, job.cameras, cache)
+    actor = _actor_for(job.actor, cache)
     rec = simulate_episode(env, actor, job.seed, max_steps=job.max_steps, cameras=job.cameras)
     rec.meta.update(job.extra)
     return rec
@@ -185,8 +189,13 @@ class JobStream:
 
     def __iter__(self) -> Iterator[EpisodeRecord]:
         if self._pool is None:
-            for job in self.jobs:
-                yield run_job(job)
+            # in this process: a private env per stream (callers may run streams in threads)
+            cache: dict = {}
+            try:
+                for job in self.jobs:
+                    yield run_job(job, cache)
+            finally:
+                close_cached(cache)
             return
         try:
             while self._pending:
