@@ -1179,7 +1179,10 @@ class _DataScan:
         for c, eps in ragged.items():
             shape = self.features.get(c, {}).get("shape")
             self.add(c, f"vectors have the wrong length (declared shape {shape}) in {_episodes_list(eps)}")
-        if not ep_all:
+        if not ep_all or not sum(len(e) for e in ep_all):
+            if ep_all:  # readable files without a single frame
+                self.episode_counts = {k: np.zeros(0, dtype=np.int64)
+                                       for k in ("episode_index", "n", "first_index", "last_index")}
             return
         ep = np.concatenate(ep_all) if len(ep_all) > 1 else ep_all[0]
         idx = np.concatenate(idx_all) if len(idx_all) > 1 else idx_all[0]
@@ -1256,6 +1259,11 @@ class _DataScan:
                 for c in scalars:
                     _fill(out, c, table.column(c), n_rows, meta.num_rows)
                 ep = out["episode_index"][n_rows:n_rows + n] if "episode_index" in out else None
+                for c in scalars:
+                    col = table.column(c)
+                    if col.null_count and pa.types.is_integer(col.type):
+                        rows = ~np.concatenate([_valid(ch) for ch in col.chunks])
+                        bad.append((c, "nan", np.unique(ep[rows]).tolist() if ep is not None else [0], int(rows.sum())))
                 for c, kind, want, is_float in checks:
                     col = table.column(c)
                     chunks = col.chunks if col.num_chunks else [col.combine_chunks()]
@@ -1285,7 +1293,9 @@ def _fill(out: dict, name: str, col, pos: int, total: int) -> None:
     for chunk in col.chunks:
         n = len(chunk)
         typ = chunk.type
-        plain = chunk.null_count == 0 and (pa.types.is_integer(typ) or pa.types.is_floating(typ))
+        # integers keep their type (null slots hold whatever the writer left; the caller reports
+        # them); floats with nulls become NaN, which the timestamp check counts
+        plain = pa.types.is_integer(typ) or (chunk.null_count == 0 and pa.types.is_floating(typ))
         vals = _float_values(chunk) if plain else chunk.to_numpy(zero_copy_only=False)
         if dest is None:
             dest = np.empty(max(total, pos + n), dtype=vals.dtype)
