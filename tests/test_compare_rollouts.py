@@ -62,7 +62,8 @@ def test_compare_panel_plays_a_seed_side_by_side(novice_expert, project, serve_a
     cell = page.locator("#compare-grid span[role=button]", has_text=re.compile(rf"^{seed} [✓◐✗]{{2}}$")).first
     cell.click(force=True)
     status = page.locator("#compare-play-status")
-    status.get_by_text(f"Seed {seed}").wait_for(timeout=120_000)
+    # wait for the finished status, not the progress text ("Preparing seed …") shown meanwhile
+    status.get_by_text(f"B {expert.name} episode 1").wait_for(timeout=120_000)
     text = " ".join(status.inner_text().split())
     assert f"A {novice.name} episode 1" in text and f"B {expert.name} episode 1" in text, text
     page.wait_for_selector("#compare-viewer canvas", state="attached", timeout=60_000)

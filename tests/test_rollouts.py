@@ -92,28 +92,33 @@ def test_studio_eval_cli_errors_are_one_sentence(tmp_path):
 
 
 def _train_act(dataset_root: Path, out: Path) -> subprocess.CompletedProcess:
+    """20 steps of `lerobot-train` with exactly the arguments a studio ACT job uses."""
+    from studio.jobs.spec import JobSpec, lerobot_args
+
+    spec = JobSpec(dataset=str(dataset_root), policy="act", steps=20, batch_size=8, save_freq=20, device="cpu")
     exe = Path(sys.executable).with_name("lerobot-train")
-    args = [
-        str(exe), "--policy.type=act", "--policy.dim_model=64", "--policy.n_heads=2",
-        "--policy.dim_feedforward=256", "--policy.chunk_size=10", "--policy.n_action_steps=10",
-        "--policy.n_encoder_layers=1", "--policy.n_decoder_layers=1", "--policy.use_vae=false",
-        "--policy.push_to_hub=false", "--policy.device=cpu", "--dataset.video_backend=pyav",
-        "--policy.pretrained_backbone_weights=null", "--dataset.repo_id=local/pick_cube_demos",
-        f"--dataset.root={dataset_root}", f"--output_dir={out}", "--steps=20", "--batch_size=8",
-        "--save_freq=20", "--num_workers=0", "--wandb.enable=false",
-    ]
+    args = [str(exe), *lerobot_args(spec, out, offline=True)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     return subprocess.run(args, capture_output=True, text=True, timeout=600, env=env)
 
 
-def test_act_trains_on_the_demo_world_and_its_checkpoint_rolls_out(demo_world, tmp_path):
-    from studio.datasets import open_dataset
+@pytest.fixture(scope="module")
+def act_checkpoint(demo_world, tmp_path_factory):
+    """A 20-step ACT checkpoint trained on the demo world with the studio's ACT preset."""
     from studio.demo import demo_path
 
-    r = _train_act(demo_path(demo_world), tmp_path / "train")
+    out = tmp_path_factory.mktemp("act") / "train"
+    r = _train_act(demo_path(demo_world), out)
     assert r.returncode == 0, r.stderr[-3000:]
-    ckpt = tmp_path / "train" / "checkpoints" / "000020"
+    ckpt = out / "checkpoints" / "000020"
     assert (ckpt / "pretrained_model" / "model.safetensors").is_file()
+    return ckpt
+
+
+def test_act_trains_on_the_demo_world_and_its_checkpoint_rolls_out(act_checkpoint, tmp_path):
+    from studio.datasets import open_dataset
+
+    ckpt = act_checkpoint
 
     out = tmp_path / "ro"
     r = _studio("eval", ckpt, "--env", "pick_cube", "--episodes", "2", "--workers", "2", "--seed", "5",
@@ -139,6 +144,56 @@ def test_act_trains_on_the_demo_world_and_its_checkpoint_rolls_out(demo_world, t
     (other / "config.json").write_text(json.dumps(cfg))
     r = _studio("eval", other, "--episodes", "1", "--project", tmp_path / "home")
     assert r.returncode == 2 and "expects 'action' of shape [7]; pick_cube has [4]" in r.stderr
+
+
+def test_checkpoint_sees_recorded_observations_as_lerobot_does(act_checkpoint, demo_world):
+    """Regression (closed-loop 0 % with a good offline fit): every input the policy reads,
+    the cube position included, is normalised by the checkpoint's preprocessor (lerobot's
+    default mapping leaves `observation.environment_state` raw, which the policy then
+    ignores), and the rollout actor fed recorded observations returns exactly what the
+    checkpoint's own pre-processor → select_action → post-processor gives on
+    LeRobotDataset frames."""
+    import numpy as np
+    import torch
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from studio.demo import demo_path
+    from studio.sim.pick_cube import TASK
+    from studio.sim.policies import LeRobotActor
+
+    actor = LeRobotActor(str(act_checkpoint / "pretrained_model"), task=TASK)
+    ds = LeRobotDataset("local/pick_cube_demos", root=demo_path(demo_world), video_backend="pyav")
+    stats = ds.meta.stats
+    keys = ("observation.state", "observation.environment_state")
+    assert set(keys) == actor.inputs
+    # the dataset mean of every input maps to ~0, its mean + std to ~1
+    at_mean = actor.pre({k: torch.as_tensor(stats[k]["mean"], dtype=torch.float32) for k in keys} | {"task": TASK})
+    at_1sd = actor.pre({k: torch.as_tensor(stats[k]["mean"] + stats[k]["std"], dtype=torch.float32) for k in keys}
+                       | {"task": TASK})
+    for k in keys:
+        np.testing.assert_allclose(at_mean[k].numpy(), 0.0, atol=1e-4, err_msg=f"{k} is not normalised")
+        big = np.asarray(stats[k]["std"]) > 1e-6
+        np.testing.assert_allclose(at_1sd[k].numpy()[0][big], 1.0, atol=1e-3, err_msg=f"{k} is not normalised")
+
+    # an independent reference: the checkpoint loaded by lerobot itself, stepped in lockstep
+    from lerobot.configs.policies import PreTrainedConfig
+    from lerobot.policies.factory import get_policy_class, make_pre_post_processors
+
+    model_dir = str(act_checkpoint / "pretrained_model")
+    cfg = PreTrainedConfig.from_pretrained(model_dir)
+    ref_policy = get_policy_class(cfg.type).from_pretrained(model_dir, config=cfg).eval()
+    ref_pre, ref_post = make_pre_post_processors(cfg, pretrained_path=model_dir)
+    start = int(ds.meta.episodes["dataset_from_index"][1])
+    actor.reset(0)
+    ref_policy.reset()
+    for i in range(start, start + 2 * cfg.n_action_steps + 1):  # crosses action-chunk boundaries
+        item = ds[i]
+        ours = actor.act(None, {"agent_pos": item["observation.state"].numpy(),
+                                "environment_state": item["observation.environment_state"].numpy()})
+        assert ours.dtype == np.float32 and ours.shape == (4,)
+        with torch.inference_mode():
+            ref = ref_post(ref_policy.select_action(ref_pre({k: item[k] for k in keys} | {"task": item["task"]})))
+        np.testing.assert_allclose(ours, ref.numpy().reshape(-1), atol=1e-6)
 
 
 def test_cameras_are_recorded_as_videos_lerobot_decodes(tmp_path):

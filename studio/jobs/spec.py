@@ -46,6 +46,10 @@ POLICIES: dict[str, PolicyPreset] = {
         overrides={
             "dim_model": 64, "n_heads": 2, "dim_feedforward": 256, "chunk_size": 10,
             "n_action_steps": 10, "n_encoder_layers": 1, "n_decoder_layers": 1, "use_vae": False,
+            # lerobot's default mapping has no "ENV": the cube position would reach the
+            # policy raw (std ~0.05 next to unit-scaled state) and be ignored in closed loop
+            "normalization_mapping": {"VISUAL": "MEAN_STD", "STATE": "MEAN_STD", "ENV": "MEAN_STD",
+                                      "ACTION": "MEAN_STD"},
         },
     ),
     "diffusion": PolicyPreset(
@@ -54,6 +58,8 @@ POLICIES: dict[str, PolicyPreset] = {
             "n_obs_steps": 2, "horizon": 8, "n_action_steps": 4, "drop_n_last_frames": 3,
             "down_dims": [32, 64], "diffusion_step_embed_dim": 32, "num_train_timesteps": 50,
             "scheduler_warmup_steps": 10,
+            "normalization_mapping": {"VISUAL": "MEAN_STD", "STATE": "MIN_MAX", "ENV": "MIN_MAX",
+                                      "ACTION": "MIN_MAX"},
         },
     ),
     "smolvla": PolicyPreset("smolvla", "SmolVLA", "smolvla", cpu_ok=False, base_weights="lerobot/smolvla_base",
@@ -316,6 +322,8 @@ def _fmt(v: Any) -> str:
         return "true" if v else "false"
     if isinstance(v, (list, tuple)):
         return "[" + ",".join(_fmt(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return json.dumps(v, separators=(",", ":"))
     return str(v)
 
 
