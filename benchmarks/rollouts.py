@@ -5,7 +5,7 @@ Candidate: `workers=2` (two spawn-started simulation workers; the parent records
 Both write a complete rollout set (LeRobot dataset + sidecar + summary.json); the
 per-episode outcomes must be identical. Target: >= 1.8x.
 
-    .venv/bin/python benchmarks/rollouts.py [--episodes 24] [--policy scripted:careful]
+    .venv/bin/python benchmarks/rollouts.py [--episodes 100] [--policy scripted:careful]
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def run(policy: str, episodes: int, workers: int, out: Path) -> tuple[float, dic
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--episodes", type=int, default=24)
+    ap.add_argument("--episodes", type=int, default=100)
     ap.add_argument("--policy", default="scripted:careful")
     ap.add_argument("--repeats", type=int, default=1)
     args = ap.parse_args()
