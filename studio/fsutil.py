@@ -36,9 +36,11 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
 
 
 @contextmanager
-def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
+def atomic_directory(target: str | os.PathLike, *, create: bool = True) -> Iterator[Path]:
     """Yield a temp folder beside `target`; rename it to `target` only if the block completes.
 
+    With `create=False` the yielded path does not exist yet (for writers such as lerobot's
+    `LeRobotDataset.create` that insist on making the root themselves).
     An interrupted block (exception, KILL) leaves nothing at `target`; stale temp folders
     are named `.<target>.partial-*` and are safe to delete.
     """
@@ -47,6 +49,8 @@ def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
         raise FileExistsError(str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    if not create:
+        tmp.rmdir()
     try:
         yield tmp
         os.replace(tmp, target)

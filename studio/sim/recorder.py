@@ -8,36 +8,21 @@ finalize`, so the result is LeRobot v3.0 by construction. The sidecar (`sim/env.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable
 
 import numpy as np
 
-from studio.fsutil import atomic_write_json
+from studio.fsutil import atomic_directory, atomic_write_json
 from studio.sim.episodes import EpisodeRecord
 from studio.sim.registry import EnvSpec
 
 POSE_COLUMNS = ("episode_index", "frame_index", "body", "px", "py", "pz", "qw", "qx", "qy", "qz")
 
 
-@contextmanager
-def staging_dir(target: Path) -> Iterator[Path]:
+def staging_dir(target: Path):
     """A not-yet-existing path beside `target`; renamed onto `target` if the block completes."""
-    target = Path(target)
-    if target.exists():
-        raise FileExistsError(str(target))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.partial-{uuid.uuid4().hex[:8]}"
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    return atomic_directory(target, create=False)
 
 
 def record_episodes(
