@@ -23,6 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from studio.stats import QUANTILES, episode_stats, q_name
+
 SO101_JOINTS = (
     "shoulder_pan.pos",
     "shoulder_lift.pos",
@@ -32,7 +34,6 @@ SO101_JOINTS = (
     "gripper.pos",
 )
 CUBE_NAMES = ("x", "y", "z")
-QUANTILES = (0.01, 0.10, 0.50, 0.90, 0.99)
 VIDEO_W, VIDEO_H = 64, 48
 DATA_PATH_V30 = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
 VIDEO_PATH_V30 = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
@@ -84,7 +85,7 @@ def write_synthetic_dataset(
 
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     numeric = [k for k, ft in features.items() if ft["dtype"] not in ("video", "image", "string")]
-    ep_stats = {k: _episode_stats(cols[k], starts, lengths, quantiles=(version == "v3.0")) for k in numeric}
+    ep_stats = {k: episode_stats(cols[k], starts, lengths, quantiles=(version == "v3.0")) for k in numeric}
     for key in videos:
         ep_stats[key] = _video_episode_stats(frames_by_key[key], starts, lengths, quantiles=(version == "v3.0"))
     global_stats = {k: _aggregate(v, lengths) for k, v in ep_stats.items()}
@@ -241,46 +242,6 @@ def _features(names, environment_state, videos, fps) -> dict:
 # ---------------------------------------------------------------------------- stats
 
 
-def _episode_stats(values: np.ndarray, starts, lengths, *, quantiles: bool) -> dict[str, np.ndarray]:
-    """Per-episode min/max/mean/std/count(/quantiles), shape (n_ep, dim), vectorised."""
-    v = values.reshape(len(values), -1)
-    is_int = np.issubdtype(v.dtype, np.integer)
-    vf = v.astype(np.float64)
-    n_ep = len(lengths)
-    cnt = lengths.astype(np.float64)[:, None]
-    mean = np.add.reduceat(vf, starts, axis=0) / cnt
-    sq = np.add.reduceat(vf * vf, starts, axis=0) / cnt
-    out = {
-        "min": np.minimum.reduceat(v, starts, axis=0),
-        "max": np.maximum.reduceat(v, starts, axis=0),
-        "mean": mean,
-        "std": np.sqrt(np.maximum(sq - mean * mean, 0.0)),
-        "count": lengths.astype(np.int64)[:, None],
-    }
-    if not is_int:
-        out["min"] = out["min"].astype(np.float64)
-        out["max"] = out["max"].astype(np.float64)
-    if quantiles:
-        # Pad episodes into rows (+inf sorts last), sort each row once, read positions: no per-episode loop.
-        width = int(lengths.max())
-        row = np.repeat(np.arange(n_ep), lengths)
-        col = np.arange(len(v)) - np.repeat(starts, lengths)
-        for qv in QUANTILES:
-            out[f"q{round(qv * 100):02d}"] = np.empty((n_ep, v.shape[1]))
-        pos = {qv: (lengths - 1) * qv for qv in QUANTILES}
-        ar = np.arange(n_ep)
-        for d in range(v.shape[1]):
-            m = np.full((n_ep, width), np.inf)
-            m[row, col] = vf[:, d]
-            m.sort(axis=1)
-            for qv, p in pos.items():
-                lo = np.floor(p).astype(np.int64)
-                hi = np.minimum(lo + 1, lengths - 1)
-                frac = p - lo
-                out[f"q{round(qv * 100):02d}"][:, d] = m[ar, lo] * (1 - frac) + m[ar, hi] * frac
-    return out
-
-
 def _aggregate(ep: dict[str, np.ndarray], lengths) -> dict[str, np.ndarray]:
     """Global stats from per-episode stats, as lerobot's aggregate_stats does."""
     w = lengths.astype(np.float64).reshape((-1,) + (1,) * (ep["mean"].ndim - 1))
@@ -322,7 +283,7 @@ def _video_episode_stats(frames: np.ndarray, starts, lengths, *, quantiles: bool
     }
     if quantiles:
         for qv in QUANTILES:
-            out[f"q{round(qv * 100):02d}"] = out["min"] + (out["max"] - out["min"]) * qv
+            out[q_name(qv)] = out["min"] + (out["max"] - out["min"]) * qv
     out = {k: v.reshape(n_ep, 3, 1, 1) for k, v in out.items()}
     out["count"] = lengths.astype(np.int64)[:, None]
     return out

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from studio.errors import DatasetError, StudioError
+from studio.stats import QUANTILES, episode_stats, q_name
 
 log = logging.getLogger("studio.curation.export")
 
@@ -32,7 +33,6 @@ VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.m
 EPISODES_PATH = "meta/episodes/chunk-000/file-000.parquet"
 CHUNKS_SIZE = 1000
 DATA_FILE_BYTES = 100 * 1024 * 1024
-QUANTILES = (0.01, 0.10, 0.50, 0.90, 0.99)
 Progress = Callable[[float, str], None]
 
 
@@ -48,10 +48,6 @@ class Exporter:
 # ------------------------------------------------------------------------------ helpers
 
 
-def _q_name(q: float) -> str:
-    return f"q{int(round(q * 100)):02d}"
-
-
 def _stats_of(values: np.ndarray) -> dict[str, np.ndarray]:
     """lerobot-shaped stats of a (n, d) array (exact quantiles)."""
     v = values.reshape(len(values), -1)
@@ -65,36 +61,7 @@ def _stats_of(values: np.ndarray) -> dict[str, np.ndarray]:
     }
     qs = np.quantile(vf, QUANTILES, axis=0)
     for q, row in zip(QUANTILES, qs):
-        out[_q_name(q)] = row
-    return out
-
-
-def _episode_stats(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-episode stats, each (n_episodes, d), vectorised over episodes."""
-    v = values.reshape(len(values), -1)
-    vf = v.astype(np.float64)
-    cnt = lengths.astype(np.float64)[:, None]
-    mean = np.add.reduceat(vf, starts, axis=0) / cnt
-    sq = np.add.reduceat(vf * vf, starts, axis=0) / cnt
-    out = {
-        "min": np.minimum.reduceat(v, starts, axis=0),
-        "max": np.maximum.reduceat(v, starts, axis=0),
-        "mean": mean,
-        "std": np.sqrt(np.maximum(sq - mean * mean, 0.0)),
-        "count": lengths.astype(np.int64)[:, None],
-    }
-    ep = np.repeat(np.arange(len(lengths)), lengths)
-    for q in QUANTILES:
-        out[_q_name(q)] = np.empty((len(lengths), v.shape[1]))
-    ends = starts + lengths - 1
-    for d in range(v.shape[1]):  # one sort per dimension, all episodes at once
-        srt = vf[np.lexsort((vf[:, d], ep)), d]
-        for q in QUANTILES:
-            pos = starts + (lengths - 1) * q
-            lo = np.floor(pos).astype(np.int64)
-            hi = np.minimum(lo + 1, ends)
-            frac = pos - lo
-            out[_q_name(q)][:, d] = srt[lo] * (1 - frac) + srt[hi] * frac
+        out[q_name(q)] = row
     return out
 
 
@@ -116,7 +83,7 @@ def _aggregate(per_ep: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
         "count": np.array([int(total)], dtype=np.int64),
     }
     for q in QUANTILES:
-        k = _q_name(q)
+        k = q_name(q)
         if all(k in s for s in per_ep):
             out[k] = (np.stack([np.asarray(s[k], dtype=np.float64) for s in per_ep]) * w).sum(axis=0) / total
     return out
@@ -413,7 +380,7 @@ def export_episodes(
             if not np.issubdtype(v.dtype, np.number) and v.dtype != bool:
                 continue
             v = v.astype(np.float64) if v.dtype == bool else v
-            per_episode[k] = _episode_stats(v, starts, lengths)
+            per_episode[k] = episode_stats(v, starts, lengths)
             global_stats[k] = _stats_of(v)
         del cols
         numeric_chunks.clear()
