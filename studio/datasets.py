@@ -324,6 +324,32 @@ def element_names(ft: dict) -> list[str]:
     return out
 
 
+# Roles of one vector dimension, read from its element name (one place: metrics, the
+# Datasets panel and training all ask here). Order matters: velocity before joint.
+_ROLE_WORDS = (
+    ("velocity", ("vel", "speed")),
+    ("effort", ("effort", "torque", "force", "current", "load")),
+    ("hand", ("hand", "thumb", "index", "middle", "ring", "pinky", "finger")),
+    ("gripper", ("grip", "grasp", "claw", "jaw")),
+)
+ROLES = ("arm", "gripper", "hand", "velocity", "effort")
+
+
+def dimension_role(name: str) -> str:
+    """Role of one dimension from its element name: gripper, hand (finger joints), velocity,
+    effort, else arm (a joint or a Cartesian coordinate)."""
+    low = str(name).lower()
+    for role, words in _ROLE_WORDS:
+        if any(w in low for w in words):
+            return role
+    return "arm"
+
+
+def dimension_roles(ft: dict) -> list[str]:
+    """Role of each element of a 1-D feature, in element order (see `element_names`)."""
+    return [dimension_role(n) for n in element_names(ft)]
+
+
 _NP_TYPES = {"float": np.float32, "double": np.float64, "halffloat": np.float16}
 
 

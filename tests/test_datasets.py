@@ -23,7 +23,7 @@ from studio.datasets import (
 from studio.errors import DatasetError
 from studio.synthetic import write_synthetic_dataset
 
-SO101 = Path(__file__).resolve().parents[2] / "shared/datasets/so101_record_test"
+SO101 = Path(__file__).resolve().parent / "data" / "so101_record_test"
 DATA = "data/chunk-000/file-000.parquet"
 EPISODES = "meta/episodes/chunk-000/file-000.parquet"
 

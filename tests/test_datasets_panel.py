@@ -11,7 +11,7 @@ from panels.registry import AppContext
 from studio.plugins import PluginHost
 from studio.synthetic import write_synthetic_dataset
 
-SO101 = Path(__file__).resolve().parents[2] / "shared/datasets/so101_record_test"
+SO101 = Path(__file__).resolve().parent / "data" / "so101_record_test"
 
 
 @pytest.fixture

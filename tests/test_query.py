@@ -16,7 +16,7 @@ from studio.plugins import PluginHost
 from studio.query import Catalog, catalog_for
 from studio.synthetic import write_synthetic_dataset
 
-SO101 = Path(__file__).resolve().parents[2] / "shared/datasets/so101_record_test"
+SO101 = Path(__file__).resolve().parent / "data" / "so101_record_test"
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from studio.errors import DatasetError
 from studio.synthetic import _video_frames, write_synthetic_dataset
 from studio.video import camera_thumbnails, decode_frame, frame_at, strip, thumbnail
 
-SO101 = Path(__file__).resolve().parents[2] / "shared/datasets/so101_record_test"
+SO101 = Path(__file__).resolve().parent / "data" / "so101_record_test"
 KEY = "observation.images.front"
 
 
