@@ -30,12 +30,9 @@ def dataset_choices(project) -> list[str]:
     if project.datasets_dir.exists():
         out += sorted(str(p) for p in project.datasets_dir.iterdir()
                       if p.is_dir() and (p / "meta" / "info.json").exists())
-    try:
-        from studio.curation.selections import list_selections
+    from studio.curation.selections import list_selections
 
-        out += [s.name for s in list_selections(project)]
-    except Exception:  # noqa: BLE001 - curation not available or no table yet
-        pass
+    out += [s.name for s in list_selections(project)]
     return out
 
 

@@ -333,14 +333,12 @@ def _review_targets(project, root: Path) -> list[str]:
 
 
 def _reviews_for(project, root: Path) -> list[dict[str, Any]] | None:
-    """Reviewer verdicts (engineer H5's studio.review) for the dataset at `root`, newest per
-    episode across its targets: [{episode_index, verdict, progress (0..1)}], or None."""
+    """Reviewer verdicts (studio.review) for the dataset at `root`, newest per episode across
+    its targets: [{episode_index, verdict, progress (0..1)}], or None."""
     if project is None:
         return None
-    try:
-        from studio import review
-    except ImportError:
-        return None
+    from studio import review
+
     try:
         latest: dict[int, Any] = {}
         for target in dict.fromkeys(_review_targets(project, root)):
@@ -403,7 +401,7 @@ def resolve_rollout_path(ref: str | Path, project=None) -> Path:
             from studio import review
 
             return Path(review.get_rollout_set(project, str(ref)).path).resolve()
-        except (ImportError, StudioError):
+        except StudioError:
             pass
     where = str(ref)
     hint = f" (looked in {project.rollouts_dir} and the registered rollout sets)" if project is not None else ""
@@ -428,14 +426,11 @@ def list_rollout_sets(project) -> list[RolloutSetRef]:
     """Every rollout set the project knows, newest first: folders with a summary.json under
     rollouts/ (two levels deep) and the sets registered for review (real-robot rollouts)."""
     found: dict[Path, RolloutSetRef] = {}
-    try:
-        from studio import review
+    from studio import review
 
-        for s in review.list_rollout_sets(project):
-            p = Path(s.path).resolve()
-            found.setdefault(p, RolloutSetRef(s.name, p, s.policy or s.checkpoint or "", int(s.n_episodes or 0)))
-    except ImportError:
-        pass
+    for s in review.list_rollout_sets(project):
+        p = Path(s.path).resolve()
+        found.setdefault(p, RolloutSetRef(s.name, p, s.policy or s.checkpoint or "", int(s.n_episodes or 0)))
     root = project.rollouts_dir
     if root.exists():
         for pattern in (f"*/{SUMMARY}", f"*/*/{SUMMARY}"):

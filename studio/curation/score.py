@@ -87,12 +87,9 @@ def save_weights(project, weights: Mapping[str, float]) -> None:
     """Keep a project's own weights (used by the `metrics` view and the panel)."""
     clean = parse_weights(dict(weights))
     project.set_setting(WEIGHTS_SETTING, json.dumps(clean, sort_keys=True))
-    try:
-        from studio.query import invalidate_views
+    from studio.query import invalidate_views
 
-        invalidate_views("metrics")
-    except ImportError:  # pragma: no cover
-        pass
+    invalidate_views("metrics")
 
 
 def effective_weights(metrics: Mapping, project=None, overrides: Mapping[str, float] | None = None) -> dict[str, float]:

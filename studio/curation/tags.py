@@ -76,12 +76,9 @@ def _valid_episodes(dataset):
 
 def _invalidate(*views: str) -> None:
     """Cached SQL catalogs re-read these views on next use."""
-    try:
-        from studio.query import invalidate_views
+    from studio.query import invalidate_views
 
-        invalidate_views(*views)
-    except ImportError:  # pragma: no cover - catalog module absent
-        pass
+    invalidate_views(*views)
 
 
 def add_tags(project, dataset, episodes: Iterable, tag: str, *, author: str = "") -> int:

@@ -156,10 +156,8 @@ def evaluate(project, checkpoint: Checkpoint | int, *, env: str = "pick_cube", e
     ck = checkpoint if isinstance(checkpoint, Checkpoint) else get_checkpoint(project, checkpoint)
     if not ck.exists:
         raise JobError(ck.path, "this checkpoint's files are gone")
-    try:
-        from studio.sim.rollout import run_rollouts
-    except ImportError:
-        raise JobError("evaluate", "the rollout engine (studio.sim.rollout) is not available in this install") from None
+    from studio.sim.rollout import run_rollouts
+
     if out is None:
         out = project.rollouts_dir / f"job{ck.job_id}-step{ck.step}-{env}-s{seed}-n{episodes}"
     return run_rollouts(policy=str(ck.pretrained_dir), env=env, episodes=int(episodes), workers=int(workers),

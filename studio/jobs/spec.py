@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from studio.errors import DatasetError, JobError
+from studio.errors import DatasetError, JobError, StudioError
 
 STATE = "observation.state"
 ENV_STATE = "observation.environment_state"
@@ -120,19 +120,15 @@ def resolve_dataset(project, source: str) -> tuple[Path, str | None]:
     for cand in (Path(source).expanduser(), project.datasets_dir / source if project else None):
         if cand is not None and cand.is_dir():
             return cand.resolve(), None
-    try:
-        from studio.curation import export as _export  # engineer H3's module
-    except ImportError:
-        _export = None
-    if _export is not None and hasattr(_export, "ensure_export") and project is not None:
+    if project is not None:
+        from studio.curation import export as _export
+
         try:
             path = _export.ensure_export(project, source)
         except DatasetError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a missing selection is a user error
-            if type(exc).__name__.endswith("Error") and hasattr(exc, "sentence"):
-                raise JobError("dataset", f"'{source}' is not a dataset folder and {exc.sentence()}") from None
-            raise
+        except StudioError as exc:  # a missing selection is a user error
+            raise JobError("dataset", f"'{source}' is not a dataset folder and {exc.sentence()}") from None
         return Path(path).resolve(), source
     raise JobError("dataset", f"'{source}' is neither a dataset folder nor a saved selection")
 
@@ -147,23 +143,13 @@ class DatasetFacts:
 
 
 def dataset_facts(path: Path) -> DatasetFacts:
-    """What training needs to know of a dataset (through studio.datasets when available)."""
-    try:
-        from studio.datasets import open_dataset
-    except ImportError:
-        open_dataset = None
-    if open_dataset is not None:
-        ds = open_dataset(path)
-        info = dict(ds.info)
-        return DatasetFacts(dict(ds.features), int(info.get("total_episodes") or len(ds.episodes)),
-                            int(info.get("total_frames") or 0), str(ds.version), getattr(ds, "fingerprint", None))
-    info_path = Path(path) / "meta" / "info.json"
-    try:
-        info = json.loads(info_path.read_text())
-    except (OSError, ValueError):
-        raise DatasetError(str(info_path), "is missing or unreadable; this is not a LeRobot dataset") from None
-    return DatasetFacts(info.get("features", {}), int(info.get("total_episodes", 0)),
-                        int(info.get("total_frames", 0)), str(info.get("codebase_version", "?")), None)
+    """What training needs to know of a dataset."""
+    from studio.datasets import open_dataset
+
+    ds = open_dataset(path)
+    info = dict(ds.info)
+    return DatasetFacts(dict(ds.features), int(info.get("total_episodes") or len(ds.episodes)),
+                        int(info.get("total_frames") or 0), str(ds.version), ds.fingerprint)
 
 
 # -- environment probes ---------------------------------------------------------------
