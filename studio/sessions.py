@@ -143,9 +143,10 @@ class SessionGate:
             path = path[len(root):] or "/"
         if path in ("/login", "/login/") and scope.get("method") == "POST":
             return await self._login(scope, receive, send)
+        live = self._live_user(scope)  # also drops a revoked token before Gradio's own checks see it
         if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             return await self.app(scope, receive, send)
-        if self._live_user(scope) is None:
+        if live is None:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 4401})
                 return
