@@ -177,7 +177,7 @@ def test_every_served_function_is_listed_and_a_viewer_changes_nothing(project, s
     deps = [d for d in config["dependencies"] if d.get("backend_fn")]
     assert {d["id"] for d in deps} == {i for i, f in demo.fns.items() if f.fn is not None}
     plausible = {"job": job.id, "dataset": dataset, "source": dataset, "selection": "first-two",
-                 "checkpoint": "1", "where": "episode_index >= 0", "weights": "length=1"}
+                 "checkpoint": "1", "where": "episode_index >= 0", "weights": "jerk=2"}
     before = project_state(project)
     refused = []
     for dep in deps:
