@@ -33,8 +33,9 @@ def install(demo: Any, ctx: Any) -> None:
     from studio import audit
     from studio.auth import current_user
     from studio.errors import StudioError
-    from studio.permissions import check_handler, handler_key
+    from studio.permissions import check_handler, handler_key, plugin_handlers
 
+    extra = plugin_handlers(ctx.plugins)
     original = demo.process_api
 
     async def process_api(*args: Any, **kwargs: Any):
@@ -47,7 +48,7 @@ def install(demo: Any, ctx: Any) -> None:
         key = handler_key(block_fn.fn)
         try:
             user = current_user(ctx.auth, request)
-            action = check_handler(user, key)
+            action = check_handler(user, key, extra)
         except StudioError as exc:
             refused(exc.sentence())
             raise gr.Error(exc.sentence(), print_exception=False) from None

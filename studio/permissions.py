@@ -94,28 +94,49 @@ def require(user: User, action: str) -> User:
     return user
 
 
-def handler_action(key: str) -> str | None:
-    """The action a handler performs ("view" for read-only ones); None when it is on neither list."""
+def handler_action(key: str, extra: dict[str, str] | None = None) -> str | None:
+    """The action a handler performs ("view" for read-only ones); None when it is on no list.
+    `extra`: plugins' handlers (`plugin_handlers`)."""
     if key in WRITE_HANDLERS:
         return WRITE_HANDLERS[key]
     if key in READ_ONLY_HANDLERS:
         return "view"
-    return None
+    return (extra or {}).get(key)
 
 
-def check_handler(user: User, key: str) -> str:
+def plugin_handlers(plugin_host) -> dict[str, str]:
+    """{handler: action} declared by plugins (studio_handler_permissions); bad entries disable the plugin."""
+    out: dict[str, str] = {}
+    if plugin_host is None:
+        return out
+    for name, items in plugin_host.call_each("studio_handler_permissions"):
+        for mapping in items:
+            if not isinstance(mapping, dict):
+                plugin_host.disable(name, f"studio_handler_permissions returned {mapping!r}, not a dict")
+                continue
+            for key, action in mapping.items():
+                if action != "view" and action not in PERMISSIONS:
+                    plugin_host.disable(name, f"handler {key!r}: unknown action {action!r} "
+                                              f"(view, {', '.join(PERMISSIONS)})")
+                elif handler_action(str(key)) is None:  # built-in handlers keep their action
+                    out[str(key)] = str(action)
+    return out
+
+
+def check_handler(user: User, key: str, extra: dict[str, str] | None = None) -> str:
     """The handler's action when `user` may call it, else AuthError (unknown handlers: refused)."""
-    action = handler_action(key)
+    action = handler_action(key, extra)
     if action is None:
         raise AuthError(f"action '{key}'",
                         "is not on the studio's permission lists (studio/permissions.py), so nobody may run it")
-    require(user, action)
+    if action != "view":
+        require(user, action)
     return action
 
 
-def unknown_handlers(keys) -> list[str]:
-    """Handlers on neither list (a served app with any of these refuses them)."""
-    return sorted({k for k in keys if handler_action(k) is None})
+def unknown_handlers(keys, extra: dict[str, str] | None = None) -> list[str]:
+    """Handlers on no list (a served app with any of these refuses them)."""
+    return sorted({k for k in keys if handler_action(k, extra) is None})
 
 
 # ----------------------------------------------------------------------------- files

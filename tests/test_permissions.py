@@ -37,6 +37,35 @@ def test_one_function_decides_and_unknown_handlers_are_refused():
     assert not READ_ONLY_HANDLERS & set(WRITE_HANDLERS)
 
 
+def test_plugins_declare_their_handlers_and_cannot_relax_built_ins():
+    from studio.hookspecs import hookimpl
+    from studio.permissions import plugin_handlers
+    from studio.plugins import PluginHost
+
+    class Plug:
+        @hookimpl
+        def studio_handler_permissions(self):
+            return {"myplug.on_go": "tag", "myplug.on_look": "view", "train.run": "view"}
+
+    class Bad:
+        @hookimpl
+        def studio_handler_permissions(self):
+            return {"bad.on_x": "rule_the_world"}
+
+    host = PluginHost(load_entry_points=False)
+    host.register(Plug(), name="plug")
+    host.register(Bad(), name="bad")
+    extra = plugin_handlers(host)
+    assert extra == {"myplug.on_go": "tag", "myplug.on_look": "view"}
+    viewer = User("v", "viewer")
+    assert check_handler(viewer, "myplug.on_look", extra) == "view"
+    with pytest.raises(AuthError, match="needs the curator role"):
+        check_handler(viewer, "myplug.on_go", extra)
+    with pytest.raises(AuthError, match="needs the curator role"):
+        check_handler(viewer, "train.run", extra)  # still a curator's action
+    assert [f.plugin for f in host.failures()] == ["bad"]
+
+
 def _open(opener, url, data=None, timeout=120, form=False):
     kind = "application/x-www-form-urlencoded" if form else "application/json"
     req = urllib.request.Request(url, data=data, headers={"Content-Type": kind} if data else {})
