@@ -169,14 +169,14 @@ class UsersFile:
         return found
 
     def fingerprint(self, name: str) -> str | None:
-        """A digest of a user's role and secrets (None when no such user): sessions signed in under
-        an older fingerprint are revoked."""
+        """A digest of a user's role and password (None when no such user): sessions signed in
+        under an older fingerprint are revoked (a new token leaves them alone)."""
         st = self.path.stat() if self.path.exists() else None
         stamp = (st.st_mtime_ns, st.st_size, st.st_ino) if st else None
         if self._cache is None or self._cache[0] != stamp:
             prints = {}
             for u in self._load()["users"]:
-                blob = json.dumps([u["role"], u.get("hash"), u.get("salt"), sorted(u.get("tokens", []))])
+                blob = json.dumps([u["role"], u.get("hash"), u.get("salt")])
                 prints[u["name"]] = hashlib.sha256(blob.encode()).hexdigest()
             self._cache = (stamp, prints)
         return self._cache[1].get(name)
