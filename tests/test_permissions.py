@@ -85,9 +85,9 @@ def _login(base: str, name: str, password: str):
     return opener
 
 
-def call_fn(opener, base: str, dep: dict, data: list) -> dict:
+def call_fn(opener, base: str, dep: dict, data: list, session: str | None = None) -> dict:
     """Call one function the way the page does (queue join + SSE, or run/predict); the final message."""
-    session = uuid.uuid4().hex[:10]
+    session = session or uuid.uuid4().hex[:10]
     trigger = (dep.get("targets") or [[None]])[0][0]
     body = {"data": data, "fn_index": dep["id"], "session_hash": session, "trigger_id": trigger,
             "event_data": None}
@@ -251,3 +251,23 @@ def test_a_curators_write_is_audited_and_reviewers_may_not_cancel(project, serve
     assert main(["audit", "--project", str(project.home)]) == 0
     out = capfd.readouterr().out
     assert "cora" in out and "train" in out
+
+
+def test_handlers_created_by_render_are_listed_and_refused_to_viewers(project, served_team):
+    """Workspace cells' buttons are made per session by gr.render: they pass the same gate."""
+    demo, base, _, _ = served_team
+    viewer = _login(base, "vic", "viewer-pass-1")
+    by_key = {handler_key(f.fn): i for i, f in demo.fns.items() if f.fn is not None}
+    session = uuid.uuid4().hex[:10]
+    assert call_fn(viewer, base, {"id": by_key["workspaces.initial"]}, [], session)["success"]
+    render = call_fn(viewer, base, {"id": by_key["renderable.apply"]}, [None], session)
+    assert render["success"], render
+    rendered = demo.state_holder[session].blocks_config.fns
+    keys = {i: handler_key(f.fn) for i, f in rendered.items() if i not in demo.fns}
+    assert "workspaces.handler" in keys.values()  # the cells' move / delete buttons
+    assert not unknown_handlers(keys.values()), unknown_handlers(keys.values())
+    before = project_state(project)
+    delete = next(i for i, k in keys.items() if k == "workspaces.handler")
+    msg = call_fn(viewer, base, {"id": delete}, [1], session)
+    assert "may not edit workspace" in json.dumps(msg["output"])
+    assert project_state(project) == before
