@@ -625,6 +625,20 @@ def _rss() -> int | None:
         return None
 
 
+def _frame_bytes(df) -> int:
+    """About how many bytes a result chunk holds (cheaper than pandas' deep memory_usage)."""
+    import sys
+
+    total = 0
+    for _, col in df.items():
+        arr = col.to_numpy()
+        if arr.dtype != object:
+            total += arr.nbytes
+        else:
+            total += sum(map(sys.getsizeof, arr))
+    return total
+
+
 def run_limited(cur, sql: str, timeout_s: float = DEFAULT_TIMEOUT_S, *, where: str = "query", hint: str = ""):
     """Run user SQL on a sandbox cursor under the time limit, the memory limit and the result cap.
 
@@ -664,7 +678,7 @@ def run_limited(cur, sql: str, timeout_s: float = DEFAULT_TIMEOUT_S, *, where: s
             df = cur.fetch_df_chunk(1)
             if chunks and len(df) == 0:
                 break
-            total += int(df.memory_usage(index=False, deep=True).sum())
+            total += _frame_bytes(df)
             if total > cap:
                 why.append("cap")
                 cur.interrupt()
