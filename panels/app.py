@@ -70,7 +70,29 @@ def build_app(project: Project, *, auth: Any = None, plugin_host: Any = None):
             if name.startswith("on_load:"):
                 fn(demo)
     demo.studio_context = ctx  # type: ignore[attr-defined]
+    from panels import _guard
+
+    _guard.install(demo, ctx)  # every handler asks studio.permissions before it runs
     return demo
+
+
+def serve_options(project: Project, auth: Any = None) -> dict[str, Any]:
+    """`launch()` arguments that decide who gets in and which files a page may fetch."""
+    from studio.permissions import blocked_paths, served_paths
+
+    users = getattr(getattr(auth, "users_file", None), "path", None)
+    options: dict[str, Any] = {
+        "auth": getattr(auth, "gradio_auth", None),
+        "allowed_paths": served_paths(project),
+        "blocked_paths": blocked_paths(project, users),
+    }
+    if auth is not None:
+        from starlette.middleware import Middleware
+
+        from studio.sessions import SessionGate
+
+        options["app_kwargs"] = {"middleware": [Middleware(SessionGate, auth=auth)]}
+    return options
 
 
 def launch(project: Project, *, host: str = "127.0.0.1", port: int = 7860, open_browser: bool = False,
@@ -85,7 +107,6 @@ def launch(project: Project, *, host: str = "127.0.0.1", port: int = 7860, open_
         show_api=False,
         quiet=True,
         prevent_thread_lock=not block,
-        auth=getattr(auth, "gradio_auth", None),
-        allowed_paths=[str(project.home)],
+        **serve_options(project, auth),
     )
     return demo

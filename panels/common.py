@@ -15,6 +15,10 @@ def user_message(exc: BaseException) -> str:
     """The one sentence a user sees for an exception."""
     if isinstance(exc, StudioError):
         return exc.sentence()
+    if isinstance(exc, OSError):
+        from studio.cli import os_error_sentence
+
+        return os_error_sentence(exc)
     return f"Unexpected error ({type(exc).__name__}: {exc}); details are in logs/studio.log."
 
 

@@ -104,8 +104,8 @@ def build(ctx: AppContext) -> None:
     timer = gr.Timer(5.0)
 
     def open_nb(name: str, request: gr.Request | None):
-        nb = NotebookSession(project, name, user=_user(ctx, request).name)
-        nb.readonly = not _user(ctx, request).can("edit_workspace")
+        user = _user(ctx, request)
+        nb = NotebookSession(project, name, user=user.name, readonly=not user.can("edit_workspace"))
         msg = f"Opened `{nb.path.name}`" if not nb.error else "⚠️ This workspace file is invalid."
         return nb, msg
 

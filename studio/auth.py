@@ -40,10 +40,12 @@ PERMISSIONS: dict[str, str] = {
     "train": "curator",
     "evaluate": "curator",
     "edit_workspace": "curator",
+    "set_weights": "curator",
 }
 USERS_FILE = "users.json"
 ITERATIONS = 200_000
 MIN_PASSWORD = 8
+_DUMMY_SALT = secrets.token_bytes(16)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
 
@@ -80,6 +82,7 @@ class UsersFile:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path).expanduser()
+        self._cache: tuple | None = None  # (file stamp, {name: fingerprint})
 
     def _load(self) -> dict[str, Any]:
         if not self.path.exists():
@@ -148,19 +151,35 @@ class UsersFile:
         self._save(data)
 
     def verify(self, name: str, secret: str) -> User | None:
-        """The user when `secret` is their password or one of their tokens, else None."""
-        for u in self._load()["users"]:
-            if u["name"] != name:
-                continue
-            if "hash" in u:
-                got = _hash(secret, bytes.fromhex(u["salt"]), int(u.get("iterations", ITERATIONS)))
-                if hmac.compare_digest(got, u["hash"]):
-                    return User(u["name"], u["role"])
-            th = _token_hash(secret)
-            if any(hmac.compare_digest(th, t) for t in u.get("tokens", [])):
-                return User(u["name"], u["role"])
-            return None
-        return None
+        """The user when `secret` is their password or one of their tokens, else None.
+
+        Takes the same time whether or not the user exists (an unknown name hashes a dummy),
+        so sign-in timing does not reveal user names."""
+        entry = next((u for u in self._load()["users"] if u["name"] == name), None)
+        found = None
+        if entry is not None and "hash" in entry:
+            got = _hash(secret, bytes.fromhex(entry["salt"]), int(entry.get("iterations", ITERATIONS)))
+            if hmac.compare_digest(got, entry["hash"]):
+                found = User(entry["name"], entry["role"])
+        else:
+            hmac.compare_digest(_hash(secret, _DUMMY_SALT, ITERATIONS), _DUMMY_SALT.hex())
+        th = _token_hash(secret)
+        if found is None and entry is not None and any(hmac.compare_digest(th, t) for t in entry.get("tokens", [])):
+            found = User(entry["name"], entry["role"])
+        return found
+
+    def fingerprint(self, name: str) -> str | None:
+        """A digest of a user's role and password (None when no such user): sessions signed in
+        under an older fingerprint are revoked (a new token leaves them alone)."""
+        st = self.path.stat() if self.path.exists() else None
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino) if st else None
+        if self._cache is None or self._cache[0] != stamp:
+            prints = {}
+            for u in self._load()["users"]:
+                blob = json.dumps([u["role"], u.get("hash"), u.get("salt")])
+                prints[u["name"]] = hashlib.sha256(blob.encode()).hexdigest()
+            self._cache = (stamp, prints)
+        return self._cache[1].get(name)
 
 
 class Auth:
@@ -180,6 +199,9 @@ class Auth:
 
     def gradio_auth(self, username: str, password: str) -> bool:
         return self.users_file.verify(username, password) is not None
+
+    def fingerprint(self, username: str) -> str | None:
+        return self.users_file.fingerprint(username)
 
     def user(self, username: str | None) -> User:
         found = next((u for u in self.users_file.users() if u.name == username), None)

@@ -61,6 +61,15 @@ def register_commands() -> None:
     _registered = True
 
 
+def os_error_sentence(exc: OSError) -> str:
+    """`<path>: <what the OS said>` for any OSError (e.g. `/proc/x: No such file or directory`)."""
+    where = exc.filename if exc.filename is not None else "file system"
+    what = exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename2 is not None:
+        what += f" (with {exc.filename2})"
+    return f"{where}: {what}"
+
+
 def main(argv: list[str] | None = None) -> int:
     register_commands()
     args = sys.argv[1:] if argv is None else list(argv)
@@ -70,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     except StudioError as exc:
         log.info("expected failure: %s", exc.sentence())
         typer.echo(f"error: {exc.sentence()}", err=True)
+        return 2
+    except OSError as exc:  # the file system said no: one sentence naming the path
+        log.info("file system error in `studio %s`", " ".join(args), exc_info=True)
+        typer.echo(f"error: {os_error_sentence(exc)}", err=True)
         return 2
     except click.exceptions.Exit as exc:
         return exc.exit_code

@@ -19,6 +19,10 @@ class ProjectError(StudioError):
     """The project home is missing, unreadable or from a newer studio."""
 
 
+class DatabaseError(ProjectError):
+    """studio.db is damaged, truncated or missing its tables (see `studio doctor`)."""
+
+
 class DatasetError(StudioError):
     """A dataset cannot be opened or read."""
 

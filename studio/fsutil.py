@@ -48,7 +48,8 @@ def atomic_directory(target: str | os.PathLike, *, create: bool = True) -> Itera
     if target.exists():
         raise FileExistsError(str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    clean_stale_partials(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-{os.getpid()}-", dir=target.parent))
     if not create:
         tmp.rmdir()
     try:
@@ -57,3 +58,40 @@ def atomic_directory(target: str | os.PathLike, *, create: bool = True) -> Itera
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+STALE_UNKNOWN_S = 3600.0  # a partial folder without a writer's pid in its name: stale after an hour
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def clean_stale_partials(target: str | os.PathLike) -> list[Path]:
+    """Remove `.<target>.partial-*` folders left by a killed writer (its pid is gone); return them.
+
+    A partial of a live writer (another export of the same target right now) is left alone."""
+    import time
+
+    target = Path(target)
+    removed = []
+    for p in target.parent.glob(f".{target.name}.partial-*"):
+        rest = p.name[len(f".{target.name}.partial-"):]
+        pid = rest.split("-", 1)[0]
+        if pid.isdigit() and "-" in rest:
+            stale = not _alive(int(pid))
+        else:
+            try:
+                stale = time.time() - p.stat().st_mtime > STALE_UNKNOWN_S
+            except OSError:
+                continue
+        if stale and p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed

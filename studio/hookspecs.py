@@ -76,6 +76,17 @@ def studio_panels():
 
 
 @hookspec
+def studio_handler_permissions():
+    """Called when the app is built, for the event handlers a plugin's panels add.
+
+    Return a dict {handler: action}: handler is `<module>.<function>` of the callback (see
+    `studio.permissions.handler_key`), action is "view" for a read-only one or one of
+    `studio.auth.PERMISSIONS` ("tag", "train", …). A served studio refuses any handler that
+    no list names; a plugin cannot change the action of a built-in handler.
+    """
+
+
+@hookspec
 def studio_cell_kinds():
     """Called when a workspace is parsed or rendered.
 

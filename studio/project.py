@@ -76,8 +76,17 @@ class Project:
         return self.home / "logs"
 
     def connect(self) -> sqlite3.Connection:
-        """A new connection to studio.db (one per thread / process)."""
-        return db.connect(self.db_path)
+        """A new connection to studio.db (one per thread / process); DatabaseError if it is damaged."""
+        from studio import health
+
+        health.check(self)
+        try:
+            return db.connect(self.db_path)
+        except sqlite3.DatabaseError as exc:
+            from studio.errors import DatabaseError
+
+            raise DatabaseError(str(self.db_path), f"cannot be used ({str(exc).splitlines()[0]}); "
+                                "see `studio doctor`") from None
 
     def get_setting(self, key: str, default: str | None = None) -> str | None:
         conn = self.connect()
@@ -137,6 +146,10 @@ def open_project(home: str | os.PathLike | None = None, *, create: bool = True) 
             atomic_write_json(marker, {"format_version": FORMAT_VERSION, "created_by": __version__})
         project = Project(path)
         project.connect().close()
+        from studio import health
+
+        health.mark_created(project)
+        health.backup_if_due(project)
     except PermissionError as exc:
         raise ProjectError(str(path), f"cannot write here ({exc.strerror})") from None
     return project

@@ -22,6 +22,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,8 @@ from studio.errors import QueryError
 log = logging.getLogger("studio.query")
 
 DEFAULT_TIMEOUT_S = 10.0
-DEFAULT_MEMORY_LIMIT = "1GB"
+DEFAULT_MEMORY_LIMIT = "1GB"  # STUDIO_SQL_MEMORY_LIMIT overrides it (e.g. "4GB")
+DEFAULT_RESULT_CAP = "64MB"  # largest result user SQL may return to Python; STUDIO_SQL_RESULT_CAP overrides
 DEFAULT_PAGE = 1000
 # Datasets whose data columns are at most this big (uncompressed) get an in-memory copy for user SQL.
 MATERIALIZE_MAX_BYTES = 160 * 1024 * 1024
@@ -119,13 +121,20 @@ class Catalog:
         return self
 
     def _lock_sandbox(self) -> None:
-        con = self._sandbox
-        roots = {str(self.dataset.root).rstrip("/") + "/", str(self.dataset.trusted_root).rstrip("/") + "/"}
-        con.execute(f"SET allowed_directories=[{', '.join(_lit(r) for r in sorted(roots))}]")
-        con.execute("SET enable_external_access=false")
-        con.execute(f"SET memory_limit={_lit(DEFAULT_MEMORY_LIMIT)}")
-        con.execute(f"SET threads={max(2, (os.cpu_count() or 2) // 2)}")  # leave cores to the app
-        con.execute("SET lock_configuration=true")
+        # Only the dataset's own data files, by their real paths: a path that reaches outside
+        # through a symlink or `..` is not one of them, whatever its text starts with.
+        lock_connection(self._sandbox, files=self._real_data_files(), temp_dir=self._tmpdir)
+
+    def _real_data_files(self) -> list[str]:
+        """Each data file's realpath, refused unless it lies under the dataset's real root."""
+        roots = {os.path.realpath(self.dataset.root), os.path.realpath(self.dataset.trusted_root)}
+        out = []
+        for p in self.dataset.data_files():
+            real = os.path.realpath(p)
+            if not any(real == r or real.startswith(r.rstrip("/") + "/") for r in roots):
+                raise QueryError(str(p), "resolves outside the dataset folder; it is not read")
+            out.append(real)
+        return out
 
     def _frames_sql(self, source: str | None = None) -> str:
         """The `frames` view over the data files (or over `source`, a table holding their rows)."""
@@ -167,7 +176,7 @@ class Catalog:
         return f"SELECT {', '.join(select)} FROM {src}"
 
     def _parquet_source(self) -> str:
-        files = [str(p) for p in self.dataset.data_files()]
+        files = self._real_data_files()
         return f"read_parquet([{', '.join(_lit(f) for f in files)}], union_by_name=true)"
 
     def _materialize_size(self) -> int:
@@ -427,89 +436,17 @@ class Catalog:
                            time.perf_counter() - start)
 
     def _run_limited(self, cur, sql: str, timeout_s: float):
-        import duckdb
-
-        timed_out = threading.Event()
-
-        def stop():
-            timed_out.set()
-            cur.interrupt()
-
-        timer = threading.Timer(max(0.01, float(timeout_s)), stop)
-        timer.daemon = True
-        timer.start()
-        try:
-            return cur.execute(sql).df()
-        except duckdb.InterruptException:
-            raise QueryError("query", f"stopped after {timeout_s:g} s (time limit); narrow it with WHERE or LIMIT") from None
-        except duckdb.OutOfMemoryException:
-            raise QueryError("query", f"needs more than the {DEFAULT_MEMORY_LIMIT} memory limit; aggregate or filter it") from None
-        except duckdb.PermissionException:
-            raise QueryError("query", "file access is not allowed; query the catalog views (frames, episodes, tasks)") from None
-        except duckdb.Error as exc:
-            if timed_out.is_set():
-                raise QueryError("query", f"stopped after {timeout_s:g} s (time limit); narrow it with WHERE or LIMIT") from None
-            raise QueryError("query", _first_line(exc)) from None
-        finally:
-            timer.cancel()
+        return run_limited(cur, sql, timeout_s)
 
     def _check(self, query: str) -> str:
         """Refuse anything but one SELECT over the catalog views; return its text."""
-        import duckdb
-
-        if not isinstance(query, str) or not query.strip():
-            raise QueryError("query", "is empty")
-        cur = self._sandbox.cursor()
-        try:
-            stmts = cur.extract_statements(query)
-        except duckdb.Error as exc:
-            raise QueryError("query", _first_line(exc)) from None
-        finally:
-            cur.close()
-        if len(stmts) != 1:
-            raise QueryError("query", f"holds {len(stmts)} statements; run one SELECT at a time")
-        stmt = stmts[0]
-        kind = str(stmt.type).split(".")[-1]
-        if kind != "SELECT":
-            raise QueryError("query", f"{kind} statements are not allowed; only SELECT queries run here (read-only)")
-        text = _TRAILING.sub("", stmt.query.strip()).strip()
-        tree = self._parse(text)
-        ctes: set[str] = set()
-        tables: set[str] = set()
-        funcs: set[str] = set()
-        table_funcs: set[str] = set()
-        _walk(tree, ctes, tables, funcs, table_funcs)
-        bad_tf = sorted(f for f in table_funcs if f.lower() not in SAFE_TABLE_FUNCTIONS)
-        if bad_tf:
-            raise QueryError("query", f"table function {bad_tf[0]}() is not allowed; only the catalog views "
-                             f"({', '.join(self.views())}) can be queried (no file access)")
-        bad_f = sorted(f for f in funcs if f.lower() in DENIED_FUNCTIONS)
-        if bad_f:
-            raise QueryError("query", f"function {bad_f[0]}() is not allowed here")
-        allowed = {v.lower() for v in self.views()} | {c.lower() for c in ctes}
-        for t in sorted(tables):
-            if t.lower() not in allowed:
-                if "/" in t or "\\" in t or t.lower().endswith((".csv", ".parquet", ".json", ".txt", ".db", ".gz")):
-                    raise QueryError("query", f"reading {t!r} is not allowed (no file access); query the catalog views "
-                                     f"({', '.join(self.views())})")
-                raise QueryError("query", f"no view named {t!r}; the catalog has {', '.join(self.views())}")
+        text, tables = check_select(self._sandbox, query, self.views())
         for t in tables:
             if t.lower() in {p.lower() for p in self._plugin_views}:
                 name = next(p for p in self._plugin_views if p.lower() == t.lower())
                 if not self.ensure_view(name):
                     raise QueryError(name, "this view's plugin failed; see the plugin messages")
         return text
-
-    def _parse(self, text: str) -> dict:
-        cur = self._sandbox.cursor()
-        try:
-            row = cur.execute("SELECT json_serialize_sql(?)", [text]).fetchall()[0]
-        finally:
-            cur.close()
-        tree = json.loads(row[0])
-        if tree.get("error"):
-            raise QueryError("query", str(tree.get("error_message") or "could not be parsed"))
-        return tree
 
     def close(self) -> None:
         if self._tmpdir:
@@ -547,8 +484,114 @@ def _spill_root() -> str:
         return _spill
 
 
-def _walk(node: Any, ctes: set, tables: set, funcs: set, table_funcs: set) -> None:
+# ---------------------------------------------------------------------------- the sandbox
+# One sandbox for all user SQL (SQL box, SQL cells, Curate filters, `--where`, selection
+# predicates): `lock_connection` + `check_select` + `run_limited`.
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def size_bytes(text: str) -> int:
+    """'1GB' → 1e9, '953.6 MiB' → bytes (DuckDB's own spelling of sizes)."""
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", str(text))
+    if not m or m.group(2).lower() not in _UNITS:
+        raise QueryError("memory limit", f"'{text}' is not a size like 1GB or 512MB")
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def memory_limit() -> str:
+    """The sandbox's memory limit (default 1GB; STUDIO_SQL_MEMORY_LIMIT sets another)."""
+    value = os.environ.get("STUDIO_SQL_MEMORY_LIMIT", "").strip() or DEFAULT_MEMORY_LIMIT
+    size_bytes(value)
+    return value
+
+
+def result_cap() -> int:
+    """Bytes of result user SQL may hand back to Python (STUDIO_SQL_RESULT_CAP, default 64MB)."""
+    return size_bytes(os.environ.get("STUDIO_SQL_RESULT_CAP", "").strip() or DEFAULT_RESULT_CAP)
+
+
+def lock_connection(con, *, files: list[str] = (), temp_dir: str = "") -> None:
+    """No file access but `files` (exact real paths) and the spill folder, no Python variables as
+    tables, the memory limit, fewer threads than cores, and a configuration nobody can change."""
+    con.execute(f"SET allowed_paths=[{', '.join(_lit(f) for f in files)}]")
+    dirs = [temp_dir.rstrip("/") + "/"] if temp_dir else []
+    con.execute(f"SET allowed_directories=[{', '.join(_lit(d) for d in dirs)}]")
+    con.execute("SET enable_external_access=false")
+    con.execute("SET python_enable_replacements=false")
+    con.execute(f"SET memory_limit={_lit(memory_limit())}")
+    con.execute(f"SET threads={max(2, (os.cpu_count() or 2) // 2)}")  # leave cores to the app
+    con.execute("SET lock_configuration=true")
+
+
+def _parse(con, text: str, where: str) -> dict:
+    cur = con.cursor()
+    try:
+        row = cur.execute("SELECT json_serialize_sql(?)", [text]).fetchall()[0]
+    finally:
+        cur.close()
+    tree = json.loads(row[0])
+    if tree.get("error"):
+        raise QueryError(where, str(tree.get("error_message") or "could not be parsed"))
+    return tree
+
+
+def check_select(con, query: str, views: list[str], *, where: str = "query") -> tuple[str, set[str]]:
+    """Refuse anything but one SELECT over `views`; (its text, the views it reads).
+
+    Checked on DuckDB's own parse tree: table functions other than value generators, functions
+    that reveal the machine, and any table that is neither a view nor a CTE *in scope where it
+    is used* (a CTE named like a file in one subquery does not make that file readable elsewhere)."""
+    import duckdb
+
+    if not isinstance(query, str) or not query.strip():
+        raise QueryError(where, "is empty")
+    cur = con.cursor()
+    try:
+        stmts = cur.extract_statements(query)
+    except duckdb.Error as exc:
+        raise QueryError(where, _first_line(exc)) from None
+    finally:
+        cur.close()
+    if len(stmts) != 1:
+        raise QueryError(where, f"holds {len(stmts)} statements; run one SELECT at a time")
+    stmt = stmts[0]
+    kind = str(stmt.type).split(".")[-1]
+    if kind != "SELECT":
+        raise QueryError(where, f"{kind} statements are not allowed; only SELECT queries run here (read-only)")
+    text = _TRAILING.sub("", stmt.query.strip()).strip()
+    tree = _parse(con, text, where)
+    tables: set[str] = set()
+    funcs: set[str] = set()
+    table_funcs: set[str] = set()
+    _walk(tree, frozenset(), tables, funcs, table_funcs)
+    names = ", ".join(views)
+    bad_tf = sorted(f for f in table_funcs if f.lower() not in SAFE_TABLE_FUNCTIONS)
+    if bad_tf:
+        raise QueryError(where, f"table function {bad_tf[0]}() is not allowed; only the catalog views "
+                         f"({names}) can be queried (no file access)")
+    bad_f = sorted(f for f in funcs if f.lower() in DENIED_FUNCTIONS)
+    if bad_f:
+        raise QueryError(where, f"function {bad_f[0]}() is not allowed here")
+    allowed = {v.lower() for v in views}
+    for t in sorted(tables):
+        if t.lower() not in allowed:
+            if "/" in t or "\\" in t or t.lower().endswith((".csv", ".parquet", ".json", ".txt", ".db", ".gz")):
+                raise QueryError(where, f"reading {t!r} is not allowed (no file access); query the catalog views "
+                                 f"({names})")
+            raise QueryError(where, f"no view named {t!r}; the catalog has {names}")
+    return text, tables
+
+
+def _walk(node: Any, scope: frozenset, tables: set, funcs: set, table_funcs: set) -> None:
+    """Collect tables (minus the CTEs visible where each is used), functions and table functions."""
     if isinstance(node, dict):
+        cte_map = node.get("cte_map")
+        entries = cte_map.get("map", []) if isinstance(cte_map, dict) else []
+        names = {str(e["key"]).lower() for e in entries or [] if isinstance(e, dict) and "key" in e}
+        if names:
+            scope = scope | names  # visible in this query node, its subqueries and its CTE bodies
         typ = node.get("type")
         if typ == "BASE_TABLE":
             schema = node.get("schema_name") or ""
@@ -556,22 +599,109 @@ def _walk(node: Any, ctes: set, tables: set, funcs: set, table_funcs: set) -> No
             name = node.get("table_name") or ""
             if schema.lower() in ("", "main") and catalog.lower() in ("", "memory"):
                 schema = catalog = ""  # main.frames is frames
-            tables.add(".".join(x for x in (catalog, schema, name) if x))
+            if schema or catalog or name.lower() not in scope:
+                tables.add(".".join(x for x in (catalog, schema, name) if x))
         elif typ == "TABLE_FUNCTION":
             fn = node.get("function") or {}
             table_funcs.add(str(fn.get("function_name", "?")))
         if node.get("class") in ("FUNCTION", "AGGREGATE", "WINDOW") and "function_name" in node:
             funcs.add(str(node["function_name"]))
-        cte_map = node.get("cte_map")
-        if isinstance(cte_map, dict):
-            for entry in cte_map.get("map", []) or []:
-                if isinstance(entry, dict) and "key" in entry:
-                    ctes.add(str(entry["key"]))
         for v in node.values():
-            _walk(v, ctes, tables, funcs, table_funcs)
+            _walk(v, scope, tables, funcs, table_funcs)
     elif isinstance(node, list):
         for v in node:
-            _walk(v, ctes, tables, funcs, table_funcs)
+            _walk(v, scope, tables, funcs, table_funcs)
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _rss() -> int | None:
+    """This process's resident memory (Linux), None elsewhere."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _frame_bytes(df) -> int:
+    """About how many bytes a result chunk holds (cheaper than pandas' deep memory_usage)."""
+    import sys
+
+    total = 0
+    for _, col in df.items():
+        arr = col.to_numpy()
+        if arr.dtype != object:
+            total += arr.nbytes
+        else:
+            total += sum(map(sys.getsizeof, arr))
+    return total
+
+
+def run_limited(cur, sql: str, timeout_s: float = DEFAULT_TIMEOUT_S, *, where: str = "query", hint: str = ""):
+    """Run user SQL on a sandbox cursor under the time limit, the memory limit and the result cap.
+
+    DuckDB's memory_limit bounds what its buffer manager holds; strings built by functions
+    (repeat, string_agg, …) can grow past it, so a watchdog also interrupts the query when this
+    process has grown by more than the limit since the query began."""
+    import duckdb
+    import pandas as pd
+
+    limit_text = memory_limit()
+    limit = size_bytes(limit_text)
+    cap = result_cap()
+    stop = threading.Event()
+    why: list[str] = []
+
+    def watch():
+        start_rss = _rss()
+        deadline = time.monotonic() + max(0.01, float(timeout_s))
+        while not stop.wait(0.02):
+            now_rss = _rss()
+            if time.monotonic() >= deadline:
+                why.append("time")
+            elif start_rss is not None and now_rss is not None and now_rss - start_rss > limit:
+                why.append("memory")
+            if why:
+                cur.interrupt()
+                return
+
+    watcher = threading.Thread(target=watch, name="studio-sql-watchdog", daemon=True)
+    watcher.start()
+    time_msg = f"stopped after {timeout_s:g} s (time limit); narrow it with WHERE or LIMIT"
+    mem_msg = f"needs more than the {limit_text} memory limit; aggregate or filter it"
+    try:
+        cur.execute(sql)
+        chunks, total = [], 0
+        while True:
+            df = cur.fetch_df_chunk(1)
+            if chunks and len(df) == 0:
+                break
+            total += _frame_bytes(df)
+            if total > cap:
+                why.append("cap")
+                cur.interrupt()
+                raise QueryError(where, f"the result is larger than the {cap // 10**6} MB cap; "
+                                 "select fewer rows or columns, or aggregate")
+            chunks.append(df)
+            if len(df) == 0:
+                break
+        return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+    except duckdb.InterruptException:
+        raise QueryError(where, mem_msg if "memory" in why else time_msg) from None
+    except duckdb.OutOfMemoryException:
+        raise QueryError(where, mem_msg) from None
+    except duckdb.PermissionException:
+        raise QueryError(where, "file access is not allowed; query the catalog views") from None
+    except duckdb.Error as exc:
+        if why:
+            raise QueryError(where, mem_msg if "memory" in why else time_msg) from None
+        raise QueryError(where, _first_line(exc) + hint) from None
+    except MemoryError:
+        raise QueryError(where, mem_msg) from None
+    finally:
+        stop.set()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -56,13 +56,13 @@ def serve_app():
     demos = []
 
     def _serve(project, **kwargs) -> str:
-        from panels.app import build_app
+        from panels.app import build_app, serve_options
 
         demo = build_app(project, **kwargs)
         port = free_port()
         demo.queue(default_concurrency_limit=4)
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                    show_api=False, allowed_paths=[str(project.home)])
+                    show_api=False, **serve_options(project, kwargs.get("auth")))
         demos.append(demo)
         url = f"http://127.0.0.1:{port}/"
         wait_http(url)

@@ -149,7 +149,7 @@ def test_served_studio_refuses_unauthenticated_requests(tmp_path):
 
 def test_signed_in_viewer_may_read_but_not_change(project, page):
     """Through a real login page: the viewer's name reaches the panels, and their role is enforced."""
-    from panels.app import build_app
+    from panels.app import build_app, serve_options
 
     uf = UsersFile(project.home / "users.json")
     uf.add("vic", "viewer", "viewer-pass-1")
@@ -158,7 +158,7 @@ def test_signed_in_viewer_may_read_but_not_change(project, page):
     port = free_port()
     demo.queue(default_concurrency_limit=4)
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                auth=auth.gradio_auth, allowed_paths=[str(project.home)])
+                **serve_options(project, auth))
     try:
         url = f"http://127.0.0.1:{port}/"
         wait_http(url)

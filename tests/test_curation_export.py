@@ -105,9 +105,26 @@ export_episodes(ds, [0, 2, 3], {str(target)!r}, progress=progress)
         if proc.poll() is None:
             proc.kill()
     assert not target.exists()
-    # a new export to the same target succeeds
+    # a new export to the same target succeeds, and removes the killed one's hidden partial folder
     ex.export_episodes(video_ds, [0], target)
     assert (target / "meta/info.json").exists()
+    assert not list(tmp_path.glob(".killed.partial-*"))
+
+
+def test_live_exports_partial_folder_is_left_alone(tmp_path):
+    from studio.fsutil import atomic_directory, clean_stale_partials
+
+    target = tmp_path / "out"
+    with atomic_directory(target) as tmp:
+        (tmp / "x").write_text("writing")
+        assert clean_stale_partials(target) == [] and tmp.exists()  # our own, still being written
+    assert (target / "x").exists()
+
+
+def test_export_to_an_unwritable_place_is_one_sentence(video_ds, tmp_path, capsys):
+    assert main(["export", str(video_ds.root), "--out", "/proc/x", "--project", str(tmp_path / "home")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: /proc/") and "internal error" not in err
 
 
 def test_cli_metrics_json_and_export_where(video_ds, tmp_path, capsys):

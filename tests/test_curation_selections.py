@@ -77,3 +77,14 @@ def test_selection_refuses_a_changed_dataset(project, ds, tmp_path):
     write_synthetic_dataset(other_root, episodes=8, frames=50, seed=5)
     with pytest.raises(StudioError, match="changed"):
         sel.resolve_selection(s, open_dataset(other_root), project)
+
+
+def test_notes_keep_every_revision(project, ds):
+    """Two people write the same note: the last writer wins the note, nobody's text is lost."""
+    tags.set_note(project, ds, 1, "slow start", author="ana")
+    tags.set_note(project, ds, 1, "fine after all", author="bo")
+    tags.set_note(project, ds, 1, "", author="cy")
+    assert tags.notes_frame(project, ds).query("episode_index == 1").empty
+    history = tags.note_history(project, ds, 1)
+    assert [(h["note"], h["author"]) for h in history] == [("slow start", "ana"), ("fine after all", "bo"), ("", "cy")]
+    assert history[0]["at"] <= history[1]["at"] <= history[2]["at"]

@@ -131,9 +131,103 @@ def test_long_query_is_interrupted(cat):
     assert cat.sql("SELECT count(*) AS n FROM frames").df["n"][0] == 60  # still usable
 
 
-def test_memory_limit_is_set(cat):
-    limit = cat._sandbox.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    assert limit.endswith(("GiB", "MiB"))
+def _limit_bytes(con) -> int:
+    from studio.query import size_bytes
+
+    return size_bytes(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+
+
+def test_memory_limit_is_set(cat, tmp_path, monkeypatch):
+    """The sandbox's limit is the documented 1 GB (not DuckDB's default of 80% of RAM), and configurable."""
+    assert _limit_bytes(cat._sandbox) == pytest.approx(10**9, rel=0.01)
+    with cat._sandbox.cursor() as cur:  # every cursor of the sandbox shares it
+        assert _limit_bytes(cur) == pytest.approx(10**9, rel=0.01)
+    monkeypatch.setenv("STUDIO_SQL_MEMORY_LIMIT", "256MB")
+    root = write_synthetic_dataset(tmp_path / "small", episodes=2, frames=10)
+    small = Catalog(dataset=open_dataset(root)).build(PluginHost(load_entry_points=False), materialize=False)
+    try:
+        assert _limit_bytes(small._sandbox) == pytest.approx(256 * 10**6, rel=0.01)
+    finally:
+        small.close()
+    from studio.curation.selections import _sandbox
+
+    con = _sandbox(pd.DataFrame({"episode_index": [0, 1]}), pd.DataFrame({"episode_index": [], "tag": []}),
+                   pd.DataFrame({"episode_index": [], "note": []}))
+    try:  # the Curate filter / --where sandbox too
+        assert _limit_bytes(con) == pytest.approx(256 * 10**6, rel=0.01)
+    finally:
+        con.close()
+
+
+def test_cte_in_another_scope_or_a_symlink_does_not_open_files(tmp_path):
+    """The issue's query: a CTE named like a path in a subquery, and `link/..` leaving the dataset."""
+    outside = tmp_path / "home"
+    (outside / "sub").mkdir(parents=True)
+    (outside / "users.json").write_text('{"users": [{"name": "ana", "hash": "secret-hash"}]}')
+    root = write_synthetic_dataset(tmp_path / "ds", episodes=2, frames=10)
+    (root / "link").symlink_to(outside / "sub")
+    path = f"{root}/link/../users.json"
+    c = Catalog(dataset=open_dataset(root)).build(PluginHost(load_entry_points=False), materialize=False)
+    try:
+        for query in [
+            f'SELECT y.* FROM (WITH "{path}" AS (SELECT 1 AS a) SELECT a FROM "{path}") x, "{path}" y',
+            f'WITH t AS (SELECT 1 AS a) SELECT * FROM (WITH "{path}" AS (SELECT 2 AS a) SELECT 1) s, "{path}"',
+            f'SELECT * FROM "{path}"',
+        ]:
+            with pytest.raises(QueryError, match="not allowed"):
+                c.sql(query)
+        # and DuckDB itself opens only the data files by their real paths, not any path under the folder
+        with pytest.raises(Exception, match="(?i)permission|disabled|not allowed"):
+            c._sandbox.execute(f"SELECT * FROM read_json('{path}')").fetchall()
+        assert c.sql("WITH e AS (SELECT * FROM episodes) SELECT count(*) AS n FROM e").df["n"][0] == 2
+    finally:
+        c.close()
+
+
+def test_result_larger_than_the_cap_is_one_sentence(cat):
+    with pytest.raises(QueryError) as err:
+        cat.sql("SELECT repeat('z', 1000000) AS s FROM range(100)")
+    assert "larger than the 64 MB cap" in err.value.sentence() and "\n" not in err.value.sentence()
+    assert cat.sql("SELECT count(*) AS n FROM frames").df["n"][0] == 60
+
+
+def test_runaway_string_query_stops_within_the_memory_limit(tmp_path):
+    """The issue's query ran 127 s and reached 15 GB; now it stops with one sentence, near the limit."""
+    import subprocess
+    import sys
+
+    root = write_synthetic_dataset(tmp_path / "ds", episodes=2, frames=10)
+    code = ("import resource, sys\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (8 * 2**30, 8 * 2**30))  # protect the machine if it regresses\n"
+            "from studio.cli import main\n"
+            "rc = main(sys.argv[1:])\n"
+            "print(f'maxrss={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}', file=sys.stderr)\n"
+            "sys.exit(rc)\n")
+    proc = subprocess.run([sys.executable, "-c", code, "query", str(root),
+                           "SELECT repeat('z', 50000000) AS s FROM range(40)", "--project", str(tmp_path / "home")],
+                          capture_output=True, text=True, timeout=300)
+    lines = [line for line in proc.stderr.splitlines() if not line.startswith("maxrss=")]
+    assert proc.returncode == 2, proc.stderr
+    assert lines == ["error: query: needs more than the 1GB memory limit; aggregate or filter it"]
+    peak_kib = int(proc.stderr.rsplit("maxrss=", 1)[1].split()[0])
+    assert peak_kib < 3.5 * 2**20  # GiB in KiB: the limit plus the one vector being built
+
+
+def test_curate_predicates_run_in_the_sandbox(monkeypatch):
+    from studio.curation import selections
+    from studio.curation.selections import filter_episodes
+
+    facts = pd.DataFrame({"episode_index": [0, 1, 2], "length": [10, 20, 30]})
+    assert filter_episodes(facts, "length > 15") == [1, 2]
+    with pytest.raises(QueryError, match="current_setting"):
+        filter_episodes(facts, "current_setting('memory_limit') IS NOT NULL")
+    with pytest.raises(QueryError, match="read_csv.*not allowed"):
+        filter_episodes(facts, "episode_index IN (SELECT 1 FROM read_csv('/etc/passwd'))")
+    with pytest.raises(QueryError, match="memory limit"):
+        filter_episodes(facts, "length((SELECT string_agg(repeat('z', 1000000), ',') FROM range(3000))) > 0")
+    monkeypatch.setattr(selections, "PREDICATE_TIMEOUT_S", 0.5)
+    with pytest.raises(QueryError, match="time limit"):
+        filter_episodes(facts, "episode_index IN (SELECT count(*) FROM range(100000) a, range(100000) b)")
 
 
 def test_internal_api_is_unsandboxed(cat, tmp_path):

@@ -62,7 +62,12 @@ def register(app: typer.Typer) -> None:
 
         who = f"sign-in required ({len(auth.users_file.users())} users in {users_path})" if auth else "no sign-in (loopback only)"
         typer.echo(f"Serving on {host}:{port}: {who}")
-        launch_app(proj, host=host, port=port, auth=auth)
+        try:
+            launch_app(proj, host=host, port=port, auth=auth)
+        finally:
+            from studio import health
+
+            health.backup_if_due(proj, every_s=0)  # a clean stop leaves a fresh backup of studio.db
 
     users_app = typer.Typer(help="Manage who may sign in to `studio serve` and with which role.", no_args_is_help=True)
     app.add_typer(users_app, name="users")

@@ -155,8 +155,9 @@ def _sandbox(facts, tags_df, notes_df):
     import duckdb
 
     from studio.curation.score import nullable
+    from studio.query import lock_connection
 
-    con = duckdb.connect(config={"threads": 2})
+    con = duckdb.connect(":memory:")
     con.register("_facts", nullable(facts))  # NaN → NULL: a comparison never picks a bad episode
     con.register("_tags", tags_df)
     con.register("_notes", notes_df)
@@ -166,9 +167,12 @@ def _sandbox(facts, tags_df, notes_df):
     metric_cols = [c for c in facts.columns if c not in ("tags", "note")]
     con.execute("CREATE VIEW metrics AS SELECT " + ", ".join(f'"{c}"' for c in metric_cols) + " FROM _facts")
     con.execute("CREATE VIEW episodes AS SELECT * FROM _facts")
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
+    lock_connection(con)  # the same sandbox as the SQL box: no files, memory limit, locked settings
     return con
+
+
+PREDICATE_VIEWS = ["episode_facts", "metrics", "episodes", "tags", "notes"]
+PREDICATE_TIMEOUT_S = 10.0
 
 
 def filter_episodes(facts, predicate: str, *, project=None, dataset=None) -> list[int]:
@@ -189,14 +193,16 @@ def filter_episodes(facts, predicate: str, *, project=None, dataset=None) -> lis
 
     tags_df = tags_frame(project, dataset) if dataset is not None else pd.DataFrame({"episode_index": [], "tag": []})
     notes_df = notes_frame(project, dataset) if dataset is not None else pd.DataFrame({"episode_index": [], "note": []})
+    from studio.query import check_select, run_limited
+
     con = _sandbox(facts, tags_df, notes_df)
     try:
-        rows = con.execute(sql).fetchall()
-    except duckdb.Error as exc:
-        raise QueryError("--where", f"{_first_line(exc)} (columns: {', '.join(map(str, facts.columns))})") from None
+        text, _ = check_select(con, sql, PREDICATE_VIEWS, where="--where")
+        # on the connection itself: its registered frames are not visible to other cursors
+        df = run_limited(con, text, PREDICATE_TIMEOUT_S, where="--where", hint=f" (columns: {', '.join(map(str, facts.columns))})")
     finally:
         con.close()
-    return [int(r[0]) for r in rows]
+    return [int(e) for e in df["episode_index"]]
 
 
 def _first_line(exc: BaseException) -> str:

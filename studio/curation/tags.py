@@ -35,6 +35,15 @@ db.register_schema(
         updated_at REAL NOT NULL,
         PRIMARY KEY (dataset, episode_index)
     );
+    CREATE TABLE IF NOT EXISTS episode_note_revisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        dataset TEXT NOT NULL,
+        episode_index INTEGER NOT NULL,
+        note TEXT NOT NULL,
+        author TEXT NOT NULL DEFAULT '',
+        at REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS episode_note_revisions_ep ON episode_note_revisions(dataset, episode_index);
     """,
 )
 
@@ -128,6 +137,9 @@ def set_note(project, dataset, episode: int, note: str, *, author: str = "") -> 
     conn = project.connect()
     try:
         with db.transaction(conn):
+            # every version is kept: the last writer wins the note, nobody's text is lost
+            conn.execute("INSERT INTO episode_note_revisions(dataset, episode_index, note, author, at) "
+                         "VALUES (?,?,?,?,?)", (key, ep, (note or "").strip(), author or "", time.time()))
             if (note or "").strip():
                 conn.execute(
                     "INSERT INTO episode_notes(dataset, episode_index, note, author, updated_at) VALUES (?,?,?,?,?) "
@@ -140,6 +152,17 @@ def set_note(project, dataset, episode: int, note: str, *, author: str = "") -> 
     finally:
         conn.close()
     _invalidate("notes")
+
+
+def note_history(project, dataset, episode: int) -> list[dict]:
+    """Every version of an episode's note, oldest first: {"note", "author", "at"} ("" = cleared)."""
+    conn = project.connect()
+    try:
+        rows = conn.execute("SELECT note, author, at FROM episode_note_revisions WHERE dataset = ? AND "
+                            "episode_index = ? ORDER BY id", (dataset_key(dataset), int(episode))).fetchall()
+    finally:
+        conn.close()
+    return [dict(r) for r in rows]
 
 
 def tags_frame(project, dataset):

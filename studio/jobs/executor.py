@@ -61,6 +61,7 @@ def submit(project, spec: JobSpec, *, name: str | None = None, backend: str = "l
     conn = project.connect()
     try:
         with db.transaction(conn):
+            _skip_used_folders(conn, project)
             job_id = insert_job(conn, name=name, spec=spec.to_dict(), backend=backend,
                                 pipeline_id=pipeline_id, stage=stage, depends_on=depends_on)
     finally:
@@ -69,6 +70,22 @@ def submit(project, spec: JobSpec, *, name: str | None = None, backend: str = "l
     atomic_write_json(job.folder / "spec.json", {"name": name, "backend": backend, **spec.to_dict()})
     log.info("queued job %s (%s)", job_id, name)
     return job
+
+
+def _skip_used_folders(conn, project) -> None:
+    """The next job id is above every jobs/N/ folder: a restored or rebuilt index never hands
+    out an id whose folder (spec, metrics, checkpoints) belongs to an older job."""
+    from studio.health import job_folder_ids
+
+    used = job_folder_ids(project)
+    if not used:
+        return
+    top = used[-1]
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'jobs'").fetchone()
+    if row is None:
+        conn.execute("INSERT INTO sqlite_sequence(name, seq) VALUES ('jobs', ?)", (top,))
+    elif int(row[0]) < top:
+        conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'jobs'", (top,))
 
 
 # -- process identity -----------------------------------------------------------------

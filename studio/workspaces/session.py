@@ -18,7 +18,7 @@ from studio.workspaces.store import open_workspace, path_of, save_workspace
 
 
 class NotebookSession:
-    def __init__(self, project, name: str, *, user: str = "local"):
+    def __init__(self, project, name: str, *, user: str = "local", readonly: bool = False):
         self.project = project
         self.name = name[:-3] if name.endswith(".md") else name
         self.user = user
@@ -32,7 +32,7 @@ class NotebookSession:
         self.saved_at: float | None = None
         self.dirty = False
         self.version = 0
-        self.readonly = False  # a viewer's edits stay in their tab and are never saved
+        self.readonly = readonly  # a viewer's edits stay in their tab and are never saved
         self.load()
 
     # ------------------------------------------------------------------ file
@@ -56,10 +56,11 @@ class NotebookSession:
             self._restore_checks()
             self.dirty = False
             self.version += 1
-            try:
-                self.project.set_setting("workspaces.last", self.name)
-            except Exception:  # a read-only project still opens its workspaces
-                pass
+            if not self.readonly:  # a viewer reading leaves the project as it was
+                try:
+                    self.project.set_setting("workspaces.last", self.name)
+                except Exception:  # a read-only project still opens its workspaces
+                    pass
 
     def _restore_checks(self) -> None:
         """Guided progress survives a closed tab: show each check's last result."""
