@@ -153,6 +153,7 @@ def prepare_launch(project, job: Job) -> dict[str, Any]:
         "init_from": init_path or spec.init_from, "resume": last is not None,
         "resume_step": int(last.name) if last is not None else 0, "offline": offline,
         "backend": job.backend,
+        "prepare": spec.inputs if spec.train_root else None,  # the trainer converts the inputs first
     }
     if job.backend == "ray":
         launch["ray_address"] = project.get_setting("ray.address") or os.environ.get("RAY_ADDRESS") or "auto"
