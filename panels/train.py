@@ -25,14 +25,16 @@ def _eta(s):
 
 
 def dataset_choices(project) -> list[str]:
-    """Datasets in the project home, then saved selections (by name)."""
+    """Datasets in the project home, saved selections (by name), then lerobot's home (repo ids)."""
     out = []
     if project.datasets_dir.exists():
         out += sorted(str(p) for p in project.datasets_dir.iterdir()
                       if p.is_dir() and (p / "meta" / "info.json").exists())
     from studio.curation.selections import list_selections
+    from studio.datasets import list_lerobot_home
 
     out += [s.name for s in list_selections(project)]
+    out += list_lerobot_home()
     return out
 
 

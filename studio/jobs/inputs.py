@@ -83,7 +83,8 @@ def _ranges(eps: list[int]) -> str:
     return ",".join(parts)
 
 
-def parse_cameras(text: str | list[str] | None, cameras: list[str], dataset_name: str) -> list[str]:
+def parse_cameras(text: str | list[str] | None, cameras: list[str], dataset_name: str,
+                  targets: dict[str, str] | None = None) -> list[str]:
     """`all` (default) | `none` | KEY[,KEY] (full key, lerobot key or last name part) → source keys."""
     if text is None:
         return list(cameras)
@@ -95,7 +96,8 @@ def parse_cameras(text: str | list[str] | None, cameras: list[str], dataset_name
         return []
     chosen: list[str] = []
     for item in items:
-        match = [k for k in cameras if item in (k, featuremap.camera_target(k), k.rsplit(".", 1)[-1])]
+        match = [k for k in cameras if item in (k, featuremap.camera_target(k), k.rsplit(".", 1)[-1],
+                                                 (targets or {}).get(k))]
         if not match:
             have = ", ".join(cameras) or "none"
             raise JobError("--cameras", f"'{item}' is not a camera of {dataset_name} (cameras: {have}; "
@@ -136,7 +138,7 @@ def plan(project, dataset, *, feature_map: str | dict | None = None, cameras: st
     if image_size is not None and (not isinstance(image_size, int) or image_size < MIN_IMAGE_SIZE):
         raise JobError("--image-size", f"must be {MIN_IMAGE_SIZE} pixels or more (got {image_size!r})")
     all_cams = [k for k in mapping if mapping[k].startswith("observation.image")]
-    chosen = parse_cameras(cameras, all_cams, dataset.name)
+    chosen = parse_cameras(cameras, all_cams, dataset.name, mapping)
     stored = [k for k in chosen if dataset.features[k].get("dtype") == "image"]
     if stored:
         raise JobError("--cameras", f"'{stored[0]}' stores images inside the data files, which training "
