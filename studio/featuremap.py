@@ -131,9 +131,11 @@ _FRAME = ("timestamp", "frame_index", "episode_index", "index", "task_index")
 
 
 def is_identity(mapping: dict[str, str], dataset) -> bool:
-    """True when the map keeps every feature under its own name (no conversion needed)."""
-    keep = {k for k in dataset.features if k not in _FRAME}
-    return set(mapping) == keep and all(k == v for k, v in mapping.items())
+    """True when lerobot, reading the dataset as it is, would see exactly the map: every
+    feature it reads (cameras, `observation*`, `action*`) is mapped to itself."""
+    seen = {k for k, ft in dataset.features.items()
+            if k not in _FRAME and (_is_camera(ft) or k.startswith(("observation", "action")))}
+    return set(mapping) == seen and all(k == v for k, v in mapping.items())
 
 
 def format_map(mapping: dict[str, str]) -> str:

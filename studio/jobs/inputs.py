@@ -216,3 +216,28 @@ def materialize(inputs: dict[str, Any], progress=None) -> Path:
         if (target / "provenance.json").is_file():
             return target  # another job wrote the same folder first
         raise
+
+
+def form_defaults(project, source: str) -> dict[str, Any]:
+    """What the Train panel shows for a dataset or selection before Fine-tune: the map to
+    confirm (saved, else proposed), cameras with present/missing video counts, and the
+    cameras to tick (those with a video for every episode)."""
+    from studio.datasets import open_dataset
+    from studio.jobs.spec import resolve_dataset
+
+    path, _ = resolve_dataset(project, source)
+    ds = open_dataset(path)
+    try:
+        mapping = featuremap.resolve(ds, saved=featuremap.saved(project, ds))
+    except StudioError:
+        mapping = featuremap.propose(ds)
+    present = ds.video_present()
+    cams = [k for k in mapping if mapping[k].startswith("observation.image")]
+    counts = {k: (int(present[k].sum()), int((~present[k]).sum())) if k in present else (0, 0) for k in cams}
+    return {
+        "feature_map": featuremap.format_map(mapping),
+        "cameras": [(f"{k} ({p} present, {m} missing)", k) for k, (p, m) in counts.items()],
+        "cameras_checked": [k for k, (p, m) in counts.items() if m == 0 and k in present],
+        "version": ds.version,
+        "episodes": ds.total_episodes,
+    }
