@@ -179,7 +179,11 @@ def test_repo_id_opens_offline_from_hf_lerobot_home(tmp_path, project):
         assert spec.dataset == str((home / "alice" / "so101_pick").resolve()) and spec.train_root is None
         from panels.train import dataset_choices
 
-        assert "alice/so101_pick" in dataset_choices(project)
+        assert "alice/so101_pick" in dataset_choices(project)  # the Train picker …
+        from panels.datasets import source_choices
+        from panels.registry import AppContext
+
+        assert "alice/so101_pick" in source_choices(AppContext(project=project, plugins=None))  # … and Datasets
     finally:
         if old is None:
             os.environ.pop("HF_LEROBOT_HOME")

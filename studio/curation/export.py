@@ -588,7 +588,18 @@ def export_selection(
     dataset = open_dataset(sel.dataset_path)
     res = resolve_selection(sel, dataset, project)
     target = Path(target) if target is not None else Path(project.selections_dir) / sel.label
-    return export_episodes(dataset, res.episodes, target, selection=sel, videos=videos, progress=progress)
+    return export_episodes(dataset, res.episodes, target, selection=sel, videos=videos, progress=progress,
+                           extra_provenance={"feature_map": _confirmed_map(project, dataset)})
+
+
+def _confirmed_map(project, dataset) -> dict[str, str] | None:
+    """The dataset's feature map (confirmed in the project, else proposed), for provenance."""
+    from studio import featuremap
+
+    try:
+        return featuremap.resolve(dataset, saved=featuremap.saved(project, dataset))
+    except StudioError:
+        return None
 
 
 def ensure_export(project, selection_name: str, revision: int | None = None) -> Path:
