@@ -287,3 +287,18 @@ def test_from_a_lerobot_train_output_folder_made_outside_the_studio(project, tmp
     final = jobs.final_checkpoint(project, job)
     cfg = json.loads((final.pretrained_dir / "train_config.json").read_text())
     assert cfg["policy"]["pretrained_path"] == str(start)
+
+    # resume the external run itself: step, optimizer and config continue, in this job's folder
+    before = _tree_digest(external)
+    out = _cli("train", str(ds), "--policy", "act", "--steps", "4", "--save-freq", "4", "--from", str(external),
+               "--resume", "--wait", "--project", str(project.home))
+    assert out.returncode == 0, out.stdout + out.stderr
+    job = jobs.list_jobs(project)[0]
+    steps = [r["step"] for r in jobs.step_records(jobs.read_metrics(job.metrics_path))]
+    assert steps == [3, 4]  # continued after the run's 2 steps
+    assert sorted(c.step for c in jobs.list_checkpoints(project, job_id=job.id)) == [2, 4]
+    cfg = json.loads((jobs.final_checkpoint(project, job).pretrained_dir / "train_config.json").read_text())
+    assert cfg["steps"] == 4 and cfg["output_dir"] == str(job.output_dir)
+    assert _tree_digest(external) == before  # the external run is only read
+    with pytest.raises(JobError, match="has done 2 steps already"):
+        jobs.validate(project, dataset=str(ds), steps=2, init_from=str(external), resume=True)

@@ -85,6 +85,8 @@ def register(app: typer.Typer) -> None:
         push_to_hub: Optional[str] = typer.Option(None, "--push-to-hub", metavar="OWNER/NAME",
                                                   help="Push the trained policy to this Hub repo (needs the Hub)."),
         preview: bool = typer.Option(False, "--preview", help="Print the lerobot-train command; queue nothing."),
+        resume: bool = typer.Option(False, "--resume", help="With --from RUN: continue that lerobot-train run "
+                                                           "(optimizer and step included) up to --steps."),
         then: Optional[str] = typer.Option(None, "--then", metavar="SELECTION",
                                            help="Pre-train → post-train: after this job, post-train on SELECTION "
                                                 "starting from its final checkpoint."),
@@ -114,7 +116,7 @@ def register(app: typer.Typer) -> None:
             spec = validate(proj, dataset=dataset, policy=policy, steps=steps, batch_size=batch_size, lr=lr,
                             device=device, seed=seed, save_freq=save_freq,
                             init_from=str(from_) if from_ else None, feature_map=fmap, cameras=cameras,
-                            episodes=episodes, image_size=image_size, push_to_hub=push_to_hub)
+                            episodes=episodes, image_size=image_size, push_to_hub=push_to_hub, resume=resume)
             if preview:
                 from studio.jobs.spec import preview as preview_text
 

@@ -92,6 +92,7 @@ class JobSpec:
     train_root: str | None = None  # the converted work folder lerobot reads (None: `dataset` as is)
     inputs: dict[str, Any] = field(default_factory=dict)  # studio.jobs.inputs.TrainInputs (map, cameras…)
     push_to_hub: str | None = None  # Hub repo id the trained policy is pushed to
+    resume_from: str | None = None  # a checkpoint step folder of a lerobot-train run to continue
 
     @property
     def effective_save_freq(self) -> int:
@@ -219,7 +220,7 @@ def validate(project, *, dataset: str, policy: str = "act", steps: int = 2000, b
              policy_overrides: dict[str, Any] | None = None, check_dataset: bool = True,
              feature_map: str | dict | None = None, cameras: str | list | None = None,
              episodes: str | list | None = None, image_size: int | None = None,
-             push_to_hub: str | None = None) -> JobSpec:
+             push_to_hub: str | None = None, resume: bool = False) -> JobSpec:
     """Check a training request end to end and return the spec to queue (raises JobError).
 
     feature_map / cameras / episodes / image_size choose the training inputs
@@ -256,6 +257,17 @@ def validate(project, *, dataset: str, policy: str = "act", steps: int = 2000, b
         raise JobError("--device", "CUDA was requested but no CUDA GPU is available here; use --device cpu")
 
     init_path: str | None = None
+    resume_from: str | None = None
+    if resume:
+        if not init_from or str(init_from).startswith("job:"):
+            raise JobError("--resume", "needs --from with a lerobot-train output folder to continue")
+        step_dir, done = external_run_checkpoint(init_from)
+        if int(steps) <= done:
+            raise JobError("--steps", f"is the run's total; it has done {done} steps already, so ask for more")
+        ctype = checkpoint_policy_type(step_dir / "pretrained_model")
+        if ctype and ctype != preset.type:
+            raise JobError("--from", f"{step_dir} is a '{ctype}' run but the job trains '{preset.type}'")
+        resume_from, init_from = str(step_dir), None
     if init_from:
         if str(init_from).startswith("job:"):
             init_path = str(init_from)
@@ -317,8 +329,24 @@ def validate(project, *, dataset: str, policy: str = "act", steps: int = 2000, b
         init_from=init_path, source=str(dataset), selection=selection,
         dataset_fingerprint=facts.fingerprint if facts else None, policy_overrides=overrides,
         train_root=inputs.work_dir if inputs else None, inputs=inputs.to_dict() if inputs else {},
-        push_to_hub=push_to_hub,
+        push_to_hub=push_to_hub, resume_from=resume_from,
     )
+
+
+def external_run_checkpoint(path: str | os.PathLike) -> tuple[Path, int]:
+    """A lerobot-train output folder (or one of its checkpoint step folders) → (step folder, step)."""
+    p = Path(path).expanduser()
+    for cand in (p / "checkpoints" / "last", p, p.parent if p.name == "pretrained_model" else None):
+        if cand is None:
+            continue
+        step_file = cand / "training_state" / "training_step.json"
+        if (cand / "pretrained_model" / "train_config.json").is_file() and step_file.is_file():
+            try:
+                step = int(json.loads(step_file.read_text())["step"])
+            except (OSError, ValueError, KeyError, TypeError):
+                raise JobError(str(step_file), "is unreadable; cannot tell where the run stopped") from None
+            return cand.resolve(), step
+    raise JobError(str(path), "is not a lerobot-train run to resume (no checkpoints/last with training_state)")
 
 
 def _selection_episodes(export: Path, episodes: str, selection: str) -> list[int]:
@@ -390,11 +418,16 @@ def lerobot_args(spec: JobSpec, output_dir: Path, *, offline: bool, init_path: s
     """The `lerobot-train` arguments for a spec (also used verbatim by the benchmark)."""
     if resume_config is not None:
         # lerobot restores the whole config from the checkpoint; only re-assert the safety flags
-        return [
+        args = [
             f"--config_path={resume_config}", "--resume=true",
             "--policy.push_to_hub=false", f"--policy.device={spec.device}",
             "--dataset.video_backend=pyav", "--wandb.enable=false", "--eval_freq=0",
         ]
+        if spec.resume_from:  # someone else's run: point it at this job's folder, data and length
+            root = spec.train_root or spec.dataset
+            args += [f"--output_dir={output_dir}", f"--steps={spec.steps}", f"--save_freq={spec.effective_save_freq}",
+                     f"--dataset.root={root}", "--dataset.repo_id=" + _repo_id(root)]
+        return args
     preset = spec.preset
     args = [
         "--dataset.repo_id=" + _repo_id(spec.train_root or spec.dataset),
