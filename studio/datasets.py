@@ -493,8 +493,9 @@ def _download(repo_id: str) -> Path:
     except LocalEntryNotFoundError:
         raise DatasetError(
             repo_id,
-            "is no local folder, and as a Hub repo id it is not in the local Hugging Face cache while the "
-            "Hub cannot be reached (offline); connect to the internet or open a local folder",
+            f"is no local folder, and as a repo id it is neither in lerobot's home ({lerobot_home()}) nor in the "
+            "local Hugging Face cache while the Hub cannot be reached (offline); connect to the internet or "
+            "open a local folder",
         ) from None
     except RepositoryNotFoundError:
         raise DatasetError(repo_id, "no such dataset on the Hugging Face Hub (or it is private)") from None

@@ -168,7 +168,7 @@ def test_repo_id_opens_offline_from_hf_lerobot_home(tmp_path, project):
     info = json.loads(out.stdout)
     assert info["total_episodes"] == 2 and info["root"] == str((home / "alice" / "so101_pick").resolve())
     missing = _cli("info", "alice/not_here", env=env)
-    assert missing.returncode == 2 and "not in the local Hugging Face cache" in missing.stderr
+    assert missing.returncode == 2 and f"neither in lerobot's home ({home})" in missing.stderr
 
     old = os.environ.get("HF_LEROBOT_HOME")
     os.environ["HF_LEROBOT_HOME"] = str(home)
