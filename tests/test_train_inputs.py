@@ -302,3 +302,26 @@ def test_from_a_lerobot_train_output_folder_made_outside_the_studio(project, tmp
     assert _tree_digest(external) == before  # the external run is only read
     with pytest.raises(JobError, match="has done 2 steps already"):
         jobs.validate(project, dataset=str(ds), steps=2, init_from=str(external), resume=True)
+
+
+def test_push_to_hub_online_asks_lerobot_to_push(tmp_path):
+    from studio.jobs.spec import JobSpec, lerobot_args
+
+    spec = JobSpec(dataset=str(tmp_path), steps=5, push_to_hub="alice/act_so101")
+    online = lerobot_args(spec, tmp_path / "o", offline=False)
+    assert "--policy.push_to_hub=true" in online and "--policy.repo_id=alice/act_so101" in online
+    assert "--policy.push_to_hub=false" in lerobot_args(spec, tmp_path / "o", offline=True)
+
+
+def test_concurrent_jobs_share_one_converted_folder(project, g1):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from studio.jobs.inputs import materialize
+
+    spec = jobs.validate(project, dataset=str(g1), steps=5, cameras="none", episodes="0,2")
+    with ThreadPoolExecutor(2) as pool:
+        paths = list(pool.map(lambda _: materialize(spec.inputs), range(2)))
+    assert paths == [Path(spec.train_root)] * 2
+    info = json.loads((Path(spec.train_root) / "meta" / "info.json").read_text())
+    assert info["total_episodes"] == 2 and "observation.environment_state" in info["features"]
+    assert not [p for p in Path(spec.train_root).parent.iterdir() if p.name.startswith(".")]  # no temp left

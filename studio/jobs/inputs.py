@@ -212,10 +212,12 @@ def materialize(inputs: dict[str, Any], progress=None) -> Path:
                                feature_map=dict(inputs["feature_map"]), image_size=inputs.get("image_size"),
                                state_as_env=bool(inputs.get("state_as_env")),
                                extra_provenance={"purpose": "training inputs"})
-    except StudioError:
+    except (StudioError, OSError) as exc:
         if (target / "provenance.json").is_file():
             return target  # another job wrote the same folder first
-        raise
+        if isinstance(exc, StudioError):
+            raise
+        raise JobError(str(target), f"could not write the training inputs ({exc})") from None
 
 
 def form_defaults(project, source: str) -> dict[str, Any]:
