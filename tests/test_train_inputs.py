@@ -325,3 +325,16 @@ def test_concurrent_jobs_share_one_converted_folder(project, g1):
     info = json.loads((Path(spec.train_root) / "meta" / "info.json").read_text())
     assert info["total_episodes"] == 2 and "observation.environment_state" in info["features"]
     assert not [p for p in Path(spec.train_root).parent.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_episodes_with_a_selection_are_its_episodes_among_them(project, tmp_path):
+    from studio.curation.selections import save_selection
+    from studio.datasets import open_dataset
+    from studio.synthetic import write_synthetic_dataset
+
+    ds = write_synthetic_dataset(tmp_path / "four", episodes=4, frames=20)
+    save_selection(project, "no-one", open_dataset(ds), excludes=[1])
+    spec = jobs.validate(project, dataset="no-one", steps=5, episodes="1-2")
+    assert spec.selection == "no-one" and spec.inputs["episodes"] == [1]  # source episode 2 = export episode 1
+    with pytest.raises(JobError, match="none of episodes 1 are in selection 'no-one'"):
+        jobs.validate(project, dataset="no-one", steps=5, episodes="1")
