@@ -338,3 +338,16 @@ def test_episodes_with_a_selection_are_its_episodes_among_them(project, tmp_path
     assert spec.selection == "no-one" and spec.inputs["episodes"] == [1]  # source episode 2 = export episode 1
     with pytest.raises(JobError, match="none of episodes 1 are in selection 'no-one'"):
         jobs.validate(project, dataset="no-one", steps=5, episodes="1")
+
+
+@pytest.mark.slow
+def test_diffusion_trains_on_small_camera_frames(project, g1):
+    out = _cli("train", str(g1), "--policy", "diffusion", "--steps", "3", "--batch-size", "4", "--save-freq", "3",
+               "--episodes", "0,2-3", "--image-size", "32", "--wait", "--project", str(project.home))
+    assert out.returncode == 0, out.stdout + out.stderr
+    (job,) = jobs.list_jobs(project)
+    (ck,) = jobs.list_checkpoints(project, job_id=job.id)
+    cfg = json.loads((Path(ck.pretrained_dir) / "config.json").read_text())
+    assert cfg["type"] == "diffusion"
+    assert {k: v["shape"] for k, v in cfg["input_features"].items() if "images" in k} == {
+        cam: [3, 32, 42] for cam in G1_CAMS}
