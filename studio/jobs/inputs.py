@@ -128,11 +128,8 @@ def parse_episodes(text: str | list[int] | None, valid: list[int], dataset_name:
 def plan(project, dataset, *, feature_map: str | dict | None = None, cameras: str | list | None = None,
          episodes: str | list | None = None, image_size: int | None = None) -> TrainInputs:
     """Check the choice of inputs against `dataset` (an opened Dataset) and decide the work folder."""
-    overrides = featuremap.parse(feature_map)
-    try:
-        mapping = featuremap.resolve(dataset, overrides, featuremap.saved(project, dataset))
-    except JobError:
-        raise
+    try:  # a map problem is a job-spec problem
+        mapping = featuremap.resolve(dataset, featuremap.parse(feature_map), featuremap.saved(project, dataset))
     except StudioError as exc:
         raise JobError(exc.where, exc.what) from None
     if image_size is not None and (not isinstance(image_size, int) or image_size < MIN_IMAGE_SIZE):
