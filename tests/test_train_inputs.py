@@ -351,3 +351,20 @@ def test_diffusion_trains_on_small_camera_frames(project, g1):
     assert cfg["type"] == "diffusion"
     assert {k: v["shape"] for k, v in cfg["input_features"].items() if "images" in k} == {
         cam: [3, 32, 42] for cam in G1_CAMS}
+
+
+def test_confirmed_map_names_the_features_curation_metrics_use(project, tmp_path):
+    from studio.curation.score import scored_metrics
+    from studio.datasets import open_dataset
+    from studio.synthetic import write_synthetic_dataset
+
+    ds_path = write_synthetic_dataset(tmp_path / "odd", episodes=3, frames=30,
+                                      rename={"action": "cmd_q", "observation.state": "obs_q",
+                                              "observation.environment_state": "cube"})
+    ds = open_dataset(ds_path)
+    with pytest.raises(JobError, match="no action feature the studio recognises"):
+        jobs.validate(project, dataset=str(ds_path), steps=5)
+    jobs.validate(project, dataset=str(ds_path), steps=5,
+                  feature_map="cmd_q=action,obs_q=observation.state,cube=observation.environment_state")
+    sm = scored_metrics(ds, project)
+    assert (sm.command_key, sm.motion_key) == ("cmd_q", "obs_q")
