@@ -5,12 +5,15 @@ The proposal is right, so the user only clicks Preview (optional) and Fine-tune.
 
 from __future__ import annotations
 
+import json
 import re
+import time
+from pathlib import Path
 
 from studio import jobs
 
 
-def test_panel_trains_a_v21_renamed_dataset_with_the_proposed_map(project, serve_app, page):
+def test_panel_queues_a_v21_renamed_dataset_with_the_proposed_map_and_it_converts(project, serve_app, page):
     from studio.synthetic import write_synthetic_dataset
 
     write_synthetic_dataset(project.datasets_dir / "g1_v21", version="v2.1", episodes=3, frames=30,
@@ -47,9 +50,13 @@ def test_panel_trains_a_v21_renamed_dataset_with_the_proposed_map(project, serve
     (job,) = jobs.list_jobs(project)
     assert job.spec["inputs"]["feature_map"] == {"actions": "action", "state": "observation.state"}
     assert job.spec["inputs"]["cameras"] == [] and job.spec["inputs"]["state_as_env"]
-    # the job converts the v2.1 dataset and lerobot trains on it: the bar reaches the end
-    page.wait_for_function(
-        "() => { const b = document.querySelector('#train-progress-bar');"
-        " return b && b.dataset.state === 'succeeded'; }", timeout=300_000)
-    assert [c.step for c in jobs.list_checkpoints(project, job_id=job.id)] == [3]
+    # the job converts the v2.1 dataset into its work folder (the CLI tests train to the end; here
+    # the conversion is enough, so the job is cancelled once it is done)
+    work = Path(job.spec["train_root"]) / "provenance.json"
+    deadline = time.time() + 120
+    while not work.exists() and time.time() < deadline:
+        time.sleep(0.5)
+    assert work.exists(), jobs.tail(jobs.get_job(project, job.id).log_path, 20)
+    assert json.loads(work.read_text())["feature_map"] == job.spec["inputs"]["feature_map"]
+    jobs.cancel(project, job.id, grace_s=5)
     assert not page.console_errors.errors()
