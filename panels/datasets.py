@@ -28,10 +28,10 @@ _opened: dict[str, Any] = {}  # source string -> Dataset (re-opened on every exp
 
 
 def source_choices(ctx: AppContext) -> list[str]:
-    """Recent datasets first, then the project's datasets/selections/rollouts folders."""
+    """Recent datasets first, then the project's datasets/selections/rollouts folders, then
+    the repo ids found in lerobot's home ($HF_LEROBOT_HOME)."""
     items = list(dsm.recent(ctx.project))
-    for p in dsm.list_project_datasets(ctx.project):
-        s = str(p)
+    for s in [str(p) for p in dsm.list_project_datasets(ctx.project)] + dsm.list_lerobot_home():
         if s not in items:
             items.append(s)
     return items

@@ -25,14 +25,16 @@ def _eta(s):
 
 
 def dataset_choices(project) -> list[str]:
-    """Datasets in the project home, then saved selections (by name)."""
+    """Datasets in the project home, saved selections (by name), then lerobot's home (repo ids)."""
     out = []
     if project.datasets_dir.exists():
         out += sorted(str(p) for p in project.datasets_dir.iterdir()
                       if p.is_dir() and (p / "meta" / "info.json").exists())
     from studio.curation.selections import list_selections
+    from studio.datasets import list_lerobot_home
 
     out += [s.name for s in list_selections(project)]
+    out += list_lerobot_home()
     return out
 
 
@@ -124,8 +126,20 @@ def build(ctx: AppContext) -> None:
             seed = gr.Number(1000, precision=0, label="Seed", elem_id="train-seed")
             save_freq = gr.Number(0, precision=0, label="Save every (0 = steps/4)", elem_id="train-save-freq")
         init_from = gr.Textbox(label="Start from checkpoint (optional)", elem_id="train-from",
-                               placeholder="…/checkpoints/002000 or a pretrained_model folder")
-        submit_btn = gr.Button("Fine-tune", variant="primary", elem_id="train-submit")
+                               placeholder="…/checkpoints/002000, a pretrained_model or a lerobot-train output folder")
+        with gr.Row():
+            fmap = gr.Textbox(label="Feature map (dataset key=lerobot key; proposed, edit to override)",
+                              elem_id="train-map", scale=3)
+            episodes = gr.Textbox(label="Episodes (e.g. 0-9; empty = all)", elem_id="train-episodes", scale=1)
+            image_size = gr.Number(0, precision=0, label="Image size (px, 0 = original)", elem_id="train-image-size",
+                                   scale=1)
+        cams = gr.CheckboxGroup([], value=[], label="Cameras (video present / missing per episode)",
+                                elem_id="train-cameras")
+        with gr.Row():
+            preview_btn = gr.Button("Preview command", elem_id="train-preview")
+            submit_btn = gr.Button("Fine-tune", variant="primary", elem_id="train-submit")
+        preview_out = gr.Textbox(label="lerobot-train command", lines=6, max_lines=30, interactive=False,
+                                 elem_id="train-preview-text")
         with gr.Row():
             curated = gr.Dropdown(ds_choices, value=None, allow_custom_value=True, label="Curated selection (stage 2)",
                                   elem_id="train-curated", scale=3)
@@ -183,14 +197,34 @@ def build(ctx: AppContext) -> None:
 
     outs = [queue, progress, loss_plot, log, ckpt_table, seen]
 
+    def _spec(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, fm, cam, eps, size):
+        return jobs.validate(project, dataset=ds or "", policy=pol, steps=int(n_steps or 0), batch_size=int(bs or 0),
+                             lr=float(lr_) if lr_ else None, device=dev, seed=int(sd or 0),
+                             save_freq=int(sf) if sf else None, init_from=(frm or "").strip() or None,
+                             feature_map=(fm or "").strip() or None, cameras=list(cam or []) or "none",
+                             episodes=(eps or "").strip() or None, image_size=int(size) if size else None)
+
     @guarded
-    def on_submit(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, be, request: gr.Request):
+    def on_dataset(ds):
+        from studio.jobs.inputs import form_defaults
+
+        if not ds:
+            return gr.update(value=""), gr.update(choices=[], value=[])
+        d = form_defaults(project, ds)
+        return gr.update(value=d["feature_map"]), gr.update(choices=d["cameras"], value=d["cameras_checked"])
+
+    @guarded
+    def on_preview(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, be, fm, cam, eps, size):
+        from studio.jobs.spec import preview
+
+        return preview(_spec(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, fm, cam, eps, size))
+
+    @guarded
+    def on_submit(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, be, fm, cam, eps, size, request: gr.Request):
         from studio.auth import require
 
         require(ctx.auth, request, "train")  # team review roles (studio serve)
-        spec = jobs.validate(project, dataset=ds or "", policy=pol, steps=int(n_steps or 0), batch_size=int(bs or 0),
-                             lr=float(lr_) if lr_ else None, device=dev, seed=int(sd or 0),
-                             save_freq=int(sf) if sf else None, init_from=(frm or "").strip() or None)
+        spec = _spec(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, fm, cam, eps, size)
         job = jobs.submit(project, spec, backend=be)
         jobs.ensure_supervisor(project).tick()
         return f"Queued job {job.id}: {job.name}.", job.id
@@ -235,8 +269,11 @@ def build(ctx: AppContext) -> None:
         out = jobs.evaluate(project, int(cid), episodes=int(n or 1), workers=int(w or 1), progress=cb)
         return f"Rollouts written to `{out}`; open them in the Rollouts panel."
 
-    form = [dataset, policy, steps, batch, lr, device, seed, save_freq, init_from, backend]
+    form = [dataset, policy, steps, batch, lr, device, seed, save_freq, init_from, backend, fmap, cams, episodes,
+            image_size]
     submit_btn.click(on_submit, form, [message, job_id]).then(refresh, [job_id, seen], outs)
+    preview_btn.click(on_preview, form, preview_out)
+    dataset.change(on_dataset, [dataset], [fmap, cams])
     pipeline_btn.click(on_pipeline, [dataset, curated, policy, steps, post_steps, batch, lr, device, seed,
                                      save_freq, backend], [message, job_id]).then(refresh, [job_id, seen], outs)
     cancel_btn.click(_action(lambda p, i: jobs.cancel(p, i, grace_s=10), "cancelled"), [job_id], message)
@@ -255,10 +292,16 @@ def build(ctx: AppContext) -> None:
     job_id.change(refresh, [job_id, seen], outs)
     timer.tick(refresh, [job_id, seen], outs)
 
-    def on_open():
-        return gr.update(choices=dataset_choices(project)), gr.update(choices=dataset_choices(project))
+    def on_open(ds):
+        choices = dataset_choices(project)
+        try:
+            fm, cm = on_dataset(ds) if ds else (gr.update(), gr.update())
+        except gr.Error:  # a dataset that no longer opens shows nothing here; Fine-tune says why
+            fm, cm = gr.update(), gr.update()
+        return gr.update(choices=choices), gr.update(choices=choices), fm, cm
 
-    ctx.handlers["on_load:train"] = lambda demo: demo.load(on_open, None, [dataset, curated], queue=False)
+    ctx.handlers["on_load:train"] = lambda demo: demo.load(on_open, [dataset], [dataset, curated, fmap, cams],
+                                                           queue=False)
 
 
 PANEL = Panel(name="Train", build=build, order=30, description="Fine-tune policies: queue, progress, checkpoints")

@@ -446,8 +446,37 @@ def resolve_root(path_or_repo: str | os.PathLike) -> tuple[Path, str | None]:
                 raise DatasetError(str(path), "is not a LeRobot dataset (no meta/info.json)")
         return path.resolve(), None
     if _REPO_ID.match(text) and not text.startswith((".", "/", "~")):
+        local = lerobot_home() / text  # where lerobot-record and LeRobotDataset keep datasets
+        if (local / "meta" / "info.json").is_file():
+            return local.resolve(), text
         return _download(text), text
     raise DatasetError(text, "no such folder, and it is not a Hugging Face repo id (owner/name)")
+
+
+def lerobot_home() -> Path:
+    """lerobot's dataset home: $HF_LEROBOT_HOME, else $HF_HOME/lerobot (~/.cache/huggingface/lerobot)."""
+    if os.environ.get("HF_LEROBOT_HOME"):
+        return Path(os.environ["HF_LEROBOT_HOME"]).expanduser()
+    hf_home = os.environ.get("HF_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "huggingface")
+    return Path(hf_home).expanduser() / "lerobot"
+
+
+def list_lerobot_home() -> list[str]:
+    """Repo ids (`user/name`) of the datasets found in `lerobot_home()`, sorted."""
+    home = lerobot_home()
+    if not home.is_dir():
+        return []
+    out = []
+    try:
+        for info in sorted(home.glob("*/*/meta/info.json")):
+            user, name = info.parent.parent.parent.name, info.parent.parent.name
+            if user.startswith(".") or name.startswith(".") or user == "calibration":
+                continue
+            out.append(f"{user}/{name}")
+    except OSError:  # an unreadable home lists nothing rather than failing a picker
+        return out
+    return out
 
 
 def _download(repo_id: str) -> Path:
@@ -464,8 +493,9 @@ def _download(repo_id: str) -> Path:
     except LocalEntryNotFoundError:
         raise DatasetError(
             repo_id,
-            "is no local folder, and as a Hub repo id it is not in the local Hugging Face cache while the "
-            "Hub cannot be reached (offline); connect to the internet or open a local folder",
+            f"is no local folder, and as a repo id it is neither in lerobot's home ({lerobot_home()}) nor in the "
+            "local Hugging Face cache while the Hub cannot be reached (offline); connect to the internet or "
+            "open a local folder",
         ) from None
     except RepositoryNotFoundError:
         raise DatasetError(repo_id, "no such dataset on the Hugging Face Hub (or it is private)") from None
@@ -752,6 +782,8 @@ class _Opener:
 
     def _stats(self) -> dict:
         path = self.root / "meta" / "stats.json"
+        if not path.exists() and (self.root / "meta" / "episodes_stats.jsonl").is_file():
+            return {}  # v2.1 keeps per-episode stats there; lerobot aggregates them on load
         if not path.exists():
             self.add("meta/stats.json", "is missing (normalisation stats must be recomputed before training)")
             return {}

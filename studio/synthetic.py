@@ -58,8 +58,19 @@ def write_synthetic_dataset(
     seed: int = 0,
     quality: Sequence[float] | np.ndarray | None = None,
     robot_type: str = "so101_follower",
+    names_style: str = "flat",
+    rename: dict[str, str] | None = None,
+    missing_videos: str | Sequence[int] | None = None,
+    stats_json: bool = True,
 ) -> Path:
-    """Write a LeRobot dataset at `root` (must not exist or be empty) and return its path."""
+    """Write a LeRobot dataset at `root` (must not exist or be empty) and return its path.
+
+    Shapes real recordings come in: `names_style` "nested" writes `[[...]]` names (Unitree
+    G1) and "dict" `{"motors": [...]}`; `rename` renames features (e.g. `{"action":
+    "actions", "observation.state": "state", "observation.images.front": "image"}`);
+    `missing_videos` ("all" or episode indices) deletes those episodes' video files after
+    writing; `stats_json=False` leaves out meta/stats.json (v2.1 ships episodes_stats.jsonl).
+    """
     if version not in ("v3.0", "v2.1"):
         raise ValueError(f"version must be 'v3.0' or 'v2.1', not {version!r}")
     root = Path(root)
@@ -82,6 +93,16 @@ def write_synthetic_dataset(
     frames_by_key: dict[str, np.ndarray] = {}
     for i, key in enumerate(videos):
         frames_by_key[key] = _video_frames(cols["observation.state"], i)
+    if names_style != "flat":
+        for key in ("action", "observation.state"):
+            flat = features[key]["names"]
+            features[key]["names"] = [flat] if names_style == "nested" else {"motors": flat}
+    if rename:
+        ren = lambda k: rename.get(k, k)  # noqa: E731
+        features = {ren(k): v for k, v in features.items()}
+        cols = {ren(k): v for k, v in cols.items()}
+        frames_by_key = {ren(k): v for k, v in frames_by_key.items()}
+        videos = [ren(k) for k in videos]
 
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
     numeric = [k for k, ft in features.items() if ft["dtype"] not in ("video", "image", "string")]
@@ -128,7 +149,17 @@ def write_synthetic_dataset(
         )
         _write_v21(root, info, cols, features, lengths, starts, ep_stats, ep_tasks, tasks, frames_by_key, fps)
     _write_json(root / "meta/info.json", info)
-    _write_json(root / "meta/stats.json", _jsonable(global_stats))
+    if stats_json:
+        _write_json(root / "meta/stats.json", _jsonable(global_stats))
+    if missing_videos is not None and videos:
+        gone = range(episodes) if missing_videos == "all" else [int(e) for e in missing_videos]
+        for key in videos:
+            for e in gone:
+                if version == "v3.0":
+                    path = root / VIDEO_PATH_V30.format(video_key=key, chunk_index=0, file_index=0)
+                else:
+                    path = root / VIDEO_PATH_V21.format(episode_chunk=e // CHUNKS_SIZE, video_key=key, episode_index=e)
+                path.unlink(missing_ok=True)
     return root
 
 

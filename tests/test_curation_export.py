@@ -142,6 +142,7 @@ def test_cli_metrics_json_and_export_where(video_ds, tmp_path, capsys):
     capsys.readouterr()
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["episode_map"] == {"2": 0, "3": 1}
+    assert prov["feature_map"]["action"] == "action"  # the dataset's feature map travels with the export
     assert main(["export", str(video_ds.root), "--where", "nope >", "--out", str(tmp_path / "x"), "--project", home]) == 2
     assert capsys.readouterr().err.startswith("error: --where:")
     assert main(["selections", "save", "good", str(video_ds.root), "--tag", "good", "--project", home]) == 0

@@ -64,8 +64,11 @@ def test_invalid_specs_are_refused_before_queueing(project, train_ds, tmp_path):
     with pytest.raises(JobError, match="neither a dataset folder nor a saved selection|is not a dataset"):
         jobs.validate(project, dataset=str(tmp_path / "nowhere"))
     state_only = write_synthetic_dataset(tmp_path / "state_only", episodes=2, frames=20, environment_state=False)
+    # state only: the robot state is also fed as the environment state ACT needs (issue 14) …
+    assert jobs.validate(project, dataset=str(state_only), policy="act", steps=10).inputs["state_as_env"]
+    # … unless there is no state either
     with pytest.raises(JobError, match="observation.environment_state"):
-        jobs.validate(project, dataset=str(state_only), policy="act", steps=10)
+        jobs.validate(project, dataset=str(state_only), policy="act", steps=10, feature_map="observation.state=-")
     # a VLA on a machine without a GPU is refused in one sentence, before anything is queued
     with pytest.raises(JobError, match="needs a CUDA GPU") as err:
         jobs.validate(project, dataset=str(train_ds), policy="smolvla", steps=10, device="cuda")

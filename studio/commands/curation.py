@@ -115,7 +115,8 @@ def register(app: typer.Typer) -> None:
 
         if fmt == "lerobot":
             target = ex.export_episodes(ds, res.episodes, out, selection=sel, predicate=where or None,
-                                        videos=videos, progress=progress)
+                                        videos=videos, progress=progress,
+                                        extra_provenance={"feature_map": ex._confirmed_map(proj, ds)})
         else:
             target = exporter.fn(ds, list(res.episodes), out, selection=sel, predicate=where or None, progress=progress)
         typer.echo(f"exported {len(res.episodes)} episodes to {target} ({fmt})")

@@ -71,7 +71,22 @@ def register(app: typer.Typer) -> None:
         device: str = typer.Option("cpu", help="cpu, cuda, cuda:N, mps or auto."),
         seed: int = typer.Option(1000, help="Seed."),
         save_freq: Optional[int] = typer.Option(None, "--save-freq", help="Checkpoint every N steps (default steps/4)."),
-        from_: Optional[Path] = typer.Option(None, "--from", help="Start from this checkpoint."),
+        from_: Optional[Path] = typer.Option(None, "--from", help="Start from this checkpoint: a pretrained_model "
+                                             "folder, a checkpoint step folder or a lerobot-train output folder."),
+        fmap: Optional[str] = typer.Option(None, "--map", metavar="KEY=TARGET[,…]",
+                                           help="Feature map overrides, e.g. actions=action,state=observation.state "
+                                                "(KEY=- leaves a feature out); saved for the dataset."),
+        cameras: Optional[str] = typer.Option(None, "--cameras", metavar="KEY[,KEY]|all|none",
+                                              help="Cameras to train on (default: every declared camera)."),
+        image_size: Optional[int] = typer.Option(None, "--image-size", metavar="N",
+                                                 help="Resize camera frames to N px on the shorter side."),
+        episodes: Optional[str] = typer.Option(None, "--episodes", metavar="RANGE",
+                                               help="Train on these episodes only, e.g. 0-9,12."),
+        push_to_hub: Optional[str] = typer.Option(None, "--push-to-hub", metavar="OWNER/NAME",
+                                                  help="Push the trained policy to this Hub repo (needs the Hub)."),
+        preview: bool = typer.Option(False, "--preview", help="Print the lerobot-train command; queue nothing."),
+        resume: bool = typer.Option(False, "--resume", help="With --from RUN: continue that lerobot-train run "
+                                                           "(optimizer and step included) up to --steps."),
         then: Optional[str] = typer.Option(None, "--then", metavar="SELECTION",
                                            help="Pre-train → post-train: after this job, post-train on SELECTION "
                                                 "starting from its final checkpoint."),
@@ -86,6 +101,9 @@ def register(app: typer.Typer) -> None:
 
         proj = project_from(project)
         if then:
+            if fmap or cameras or image_size or episodes or push_to_hub:
+                raise JobError("--then", "cannot be combined with --map, --cameras, --image-size, --episodes "
+                                         "or --push-to-hub yet; queue the two stages as separate jobs")
             if from_:
                 raise JobError("--from", "cannot be combined with --then (stage 2 starts from stage 1)")
             pipe = submit_pretrain_posttrain(
@@ -97,7 +115,13 @@ def register(app: typer.Typer) -> None:
         else:
             spec = validate(proj, dataset=dataset, policy=policy, steps=steps, batch_size=batch_size, lr=lr,
                             device=device, seed=seed, save_freq=save_freq,
-                            init_from=str(from_) if from_ else None)
+                            init_from=str(from_) if from_ else None, feature_map=fmap, cameras=cameras,
+                            episodes=episodes, image_size=image_size, push_to_hub=push_to_hub, resume=resume)
+            if preview:
+                from studio.jobs.spec import preview as preview_text
+
+                typer.echo(preview_text(spec))
+                return
             jobs = [submit(proj, spec, backend=backend)]
         Supervisor(proj).tick()  # start it now if a slot is free; the trainer outlives this command
         from studio.jobs import get_job

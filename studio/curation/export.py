@@ -158,8 +158,10 @@ def _jsonable(stats: dict) -> dict:
 # ------------------------------------------------------------------------------ videos
 
 
-def _cut_video(src: Path, dst: Path, ranges: list[tuple[int, int]], fps: float) -> None:
-    """Write the frames of `ranges` ([start, end) frame numbers of `src`) into `dst` as H.264."""
+def _cut_video(src: Path, dst: Path, ranges: list[tuple[int, int]], fps: float,
+               size: tuple[int, int] | None = None) -> list[dict[str, np.ndarray]]:
+    """Write the frames of `ranges` ([start, end) frame numbers of `src`) into `dst` as H.264,
+    resized to `size` (width, height) if given; returns per-range camera stats of what was written."""
     import av
 
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -168,13 +170,14 @@ def _cut_video(src: Path, dst: Path, ranges: list[tuple[int, int]], fps: float) 
     with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
         vin = inp.streams.video[0]
         stream = out.add_stream("libx264", rate=rate, options={"crf": "18", "preset": "veryfast", "g": "2"})
-        stream.width = vin.codec_context.width
-        stream.height = vin.codec_context.height
+        width, height = size or (vin.codec_context.width, vin.codec_context.height)
+        stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         tb = Fraction(1) / rate  # kept locally: the muxer rewrites stream.time_base once it starts
         stream.time_base = tb
         written = 0
         r = 0
+        acc: list[list[np.ndarray]] = [[] for _ in ranges]  # per range: per-frame channel min/max/mean/sq
         for frame in inp.decode(vin):
             t = float(frame.pts * vin.time_base) if frame.pts is not None else written / fps
             k = int(round(t * fps))
@@ -185,7 +188,12 @@ def _cut_video(src: Path, dst: Path, ranges: list[tuple[int, int]], fps: float) 
             if k < ranges[r][0]:
                 continue
             # a fresh frame: decoded ones carry source timing/picture types the muxer rejects
-            new = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
+            if size:
+                frame = frame.reformat(width=width, height=height, format="rgb24")
+            rgb = frame.to_ndarray(format="rgb24")
+            pix = rgb[::4, ::4].reshape(-1, 3).astype(np.float64) / 255.0  # every 16th pixel is plenty
+            acc[r].append(np.stack([pix.min(0), pix.max(0), pix.mean(0), (pix * pix).mean(0)]))
+            new = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             new.pts = written
             new.time_base = tb
             for packet in stream.encode(new):
@@ -196,21 +204,39 @@ def _cut_video(src: Path, dst: Path, ranges: list[tuple[int, int]], fps: float) 
     need = sum(b - a for a, b in ranges)
     if written != need:
         raise DatasetError(str(src), f"holds {written} of the {need} frames the kept episodes need")
+    out = []
+    for frames in acc:
+        a = np.stack(frames)  # (n, 4, 3)
+        mean, sq = a[:, 2].mean(0), a[:, 3].mean(0)
+        st = {"min": a[:, 0].min(0), "max": a[:, 1].max(0), "mean": mean,
+              "std": np.sqrt(np.maximum(sq - mean * mean, 0.0))}
+        for q in QUANTILES:
+            st[q_name(q)] = st["min"] + (st["max"] - st["min"]) * q
+        st = {k: v.reshape(3, 1, 1) for k, v in st.items()}
+        st["count"] = np.array([len(a)], dtype=np.int64)
+        out.append(st)
+    return out
 
 
-def _export_videos(dataset, tmp: Path, keep: list[int], new_index: dict[int, int], mode: str, progress: Progress):
-    """Copy or cut every camera's files; returns {new_ep: {column: value}}."""
+def _export_videos(dataset, tmp: Path, keep: list[int], new_index: dict[int, int], mode: str, progress: Progress,
+                   keys: list[str] | None = None, rename: dict[str, str] | None = None,
+                   size: tuple[int, int] | None = None, cam_stats: dict | None = None):
+    """Copy or cut the cameras' files (`keys`, default all; written under `rename[key]`,
+    re-encoded at `size` if given); returns {new_ep: {column: value}}. Stats of re-encoded
+    frames go to `cam_stats[new_key][new_ep]`."""
     meta: dict[int, dict[str, Any]] = {new_index[e]: {} for e in keep}
     fps = float(dataset.fps)
-    keys = dataset.video_keys()
+    keys = dataset.video_keys() if keys is None else keys
+    rename = rename or {}
     all_eps = [int(e) for e in dataset.episodes["episode_index"]]
-    for ki, key in enumerate(keys):
-        refs = {e: dataset.video_location(key, e) for e in all_eps}
+    for ki, src_key in enumerate(keys):
+        key = rename.get(src_key, src_key)
+        refs = {e: dataset.video_location(src_key, e) for e in all_eps}
         missing = [e for e in keep if not refs[e].exists]
         if missing:
             raise DatasetError(
                 str(refs[missing[0]].path),
-                f"video '{key}' of episode {missing[0]} is missing or unreadable; exclude "
+                f"video '{src_key}' of episode {missing[0]} is missing or unreadable; exclude "
                 f"{'it' if len(missing) == 1 else f'the {len(missing)} episodes without video'} from the selection",
             )
         by_file: dict[Path, list[int]] = {}
@@ -225,7 +251,7 @@ def _export_videos(dataset, tmp: Path, keep: list[int], new_index: dict[int, int
             dst.parent.mkdir(parents=True, exist_ok=True)
             kept_here = sorted((e for e in by_file[path] if e in keep_set), key=lambda e: refs[e].from_ts)
             whole = len(kept_here) == len(by_file[path])
-            if whole or mode == "copy":
+            if (whole or mode == "copy") and size is None:
                 shutil.copyfile(path, dst)
                 for e in kept_here:
                     m = meta[new_index[e]]
@@ -233,7 +259,10 @@ def _export_videos(dataset, tmp: Path, keep: list[int], new_index: dict[int, int
                     m[f"videos/{key}/to_timestamp"] = float(refs[e].to_ts)
             else:
                 ranges = [(int(round(refs[e].from_ts * fps)), int(round(refs[e].to_ts * fps))) for e in kept_here]
-                _cut_video(path, dst, ranges, fps)
+                st = _cut_video(path, dst, ranges, fps, size)
+                if cam_stats is not None:
+                    for e, one in zip(kept_here, st):
+                        cam_stats.setdefault(key, {})[new_index[e]] = one
                 t = 0.0
                 for e, (a, b) in zip(kept_here, ranges):
                     m = meta[new_index[e]]
@@ -260,11 +289,18 @@ def export_episodes(
     videos: str = "cut",
     progress: Progress | None = None,
     extra_provenance: dict | None = None,
+    feature_map: dict[str, str] | None = None,
+    image_size: int | None = None,
+    state_as_env: bool = False,
 ) -> Path:
     """Write `episodes` of `dataset` as a new LeRobot v3.0 dataset at `target` (atomic).
 
     videos: 'cut' re-encodes files that also hold dropped episodes, 'copy' copies whole
     files and keeps the source timestamps (faster, larger).
+    feature_map: {source key: new key}; when given, only those features (and the frame
+    columns) are written, under their new names (training inputs, `studio.featuremap`).
+    image_size: re-encode every kept camera with this many pixels on the shorter side.
+    state_as_env: also write `observation.state` as `observation.environment_state`.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -290,12 +326,22 @@ def export_episodes(
     if bad:
         raise StudioError("selection", f"episode {bad[0]} is not in {dataset.root}")
     new_index = {old: new for new, old in enumerate(keep)}
-    features = dict(dataset.features)
+    frame_cols = ("timestamp", "frame_index", "episode_index", "index", "task_index")
+    if feature_map is None:
+        rename = {k: k for k in dataset.features}
+    else:
+        rename = {k: feature_map.get(k, k) for k in dataset.features if k in feature_map or k in frame_cols}
+    features = {rename[k]: (dict(ft) if feature_map is None else _out_feature(ft, image_size))
+                for k, ft in dataset.features.items() if k in rename}
+    video_keys = [k for k in dataset.video_keys() if k in rename]
+    if state_as_env:
+        features["observation.environment_state"] = dict(features["observation.state"])
     numeric = [
         k for k, ft in features.items()
         if ft.get("dtype") not in ("video", "image", "string") and k not in ("episode_index", "index")
     ]
-    if dataset.image_keys():
+    src_columns = [k for k in rename if dataset.features[k].get("dtype") not in ("video", "image")]
+    if any(k in rename for k in dataset.image_keys()):
         raise StudioError(str(dataset.root), "datasets storing images in parquet are not supported by export yet")
 
     with atomic_directory(target) as tmp:
@@ -349,9 +395,13 @@ def export_episodes(
 
         for i, f in enumerate(files):
             try:
-                t = pq.read_table(f)
+                t = pq.read_table(f) if feature_map is None else pq.read_table(f, columns=src_columns)
             except (OSError, pa.ArrowException) as exc:
                 raise DatasetError(str(f), f"cannot be read ({exc})") from None
+            if feature_map is not None:  # new names; lerobot takes the schema from info.json
+                t = t.rename_columns([rename[c] for c in t.column_names]).replace_schema_metadata(None)
+                if state_as_env:
+                    t = t.append_column("observation.environment_state", t.column("observation.state"))
             t = t.filter(pc.is_in(t.column("episode_index"), value_set=keep_arr))
             if t.num_rows:
                 old = t.column("episode_index").to_numpy()
@@ -384,16 +434,24 @@ def export_episodes(
             global_stats[k] = _stats_of(v)
         del cols
         numeric_chunks.clear()
-        for key in dataset.video_keys():
-            cam = _source_camera_stats(dataset, key, keep)
+        # ---- videos
+        size = None
+        cam_stats: dict[str, dict[int, dict]] = {}
+        video_meta = {}
+        if video_keys:
+            if image_size:
+                size = _frame_size(dataset.features, video_keys, image_size)
+            video_meta = _export_videos(dataset, tmp, keep, new_index, videos, progress, keys=video_keys,
+                                        rename=rename, size=size, cam_stats=cam_stats)
+        for src_key in video_keys:
+            key = rename[src_key]
+            fresh = cam_stats.get(key, {})
+            cam = [fresh[i] for i in range(n_new)] if len(fresh) == n_new else _source_camera_stats(dataset, src_key, keep)
             if cam:
                 per_episode[key] = {s: np.stack([c[s] for c in cam]) for s in cam[0]}
                 global_stats[key] = _aggregate(cam)
-            elif key in (dataset.stats or {}):
-                global_stats[key] = {s: np.asarray(v) for s, v in dataset.stats[key].items()}
-
-        # ---- videos
-        video_meta = _export_videos(dataset, tmp, keep, new_index, videos, progress) if dataset.video_keys() else {}
+            elif src_key in (dataset.stats or {}):
+                global_stats[key] = {s: np.asarray(v) for s, v in dataset.stats[src_key].items()}
 
         # ---- episodes metadata
         progress(0.92, "writing metadata")
@@ -405,7 +463,7 @@ def export_episodes(
         }
         for c in ("data/chunk_index", "data/file_index", "dataset_from_index", "dataset_to_index"):
             meta[c] = pa.array(np.array([ep_rows[i][c] for i in range(n_new)], dtype=np.int64))
-        for key in dataset.video_keys():
+        for key in (rename[k] for k in video_keys):
             for c, dt in (("chunk_index", np.int64), ("file_index", np.int64), ("from_timestamp", np.float64), ("to_timestamp", np.float64)):
                 col = f"videos/{key}/{c}"
                 meta[col] = pa.array(np.array([video_meta[i][col] for i in range(n_new)], dtype=dt))
@@ -439,7 +497,7 @@ def export_episodes(
                 "fps": int(round(float(dataset.fps))) if float(dataset.fps).is_integer() else float(dataset.fps),
                 "splits": {"train": f"0:{n_new}"},
                 "data_path": DATA_PATH,
-                "video_path": VIDEO_PATH if dataset.video_keys() else None,
+                "video_path": VIDEO_PATH if video_keys else None,
                 "features": features,
             }
         )
@@ -457,10 +515,43 @@ def export_episodes(
             "frames": int(lengths.sum()),
             "episode_map": {str(old): new for old, new in new_index.items()},
         }
+        if feature_map is not None:
+            provenance["feature_map"] = {k: v for k, v in rename.items() if k not in frame_cols}
+            provenance["image_size"] = image_size
+            provenance["state_as_environment_state"] = bool(state_as_env)
         provenance.update(extra_provenance or {})
         _write_json(tmp / "provenance.json", provenance)
         progress(1.0, "done")
     return target
+
+
+def _frame_size(features: dict, keys: list[str], image_size: int) -> tuple[int, int]:
+    """(width, height) with `image_size` pixels on the shorter side, both even (H.264)."""
+    shape = list(features[keys[0]].get("shape") or [image_size, image_size, 3])
+    names = list(features[keys[0]].get("names") or ["height", "width", "channels"])
+    h, w = (shape[1], shape[2]) if names and names[0] in ("channel", "channels") else (shape[0], shape[1])
+    scale = image_size / max(1, min(int(h), int(w)))
+    even = lambda x: max(16, int(round(x / 2)) * 2)  # noqa: E731
+    return even(int(w) * scale), even(int(h) * scale)
+
+
+def _out_feature(ft: dict, image_size: int | None) -> dict:
+    """A feature as written: flat element names for vectors, the new frame size for cameras."""
+    ft = dict(ft)
+    dtype = ft.get("dtype")
+    if dtype in ("video", "image"):
+        if image_size:
+            w, h = _frame_size({"k": ft}, ["k"], image_size)
+            names = list(ft.get("names") or ["height", "width", "channels"])
+            ft["shape"] = [3, h, w] if names[0] in ("channel", "channels") else [h, w, 3]
+            if isinstance(ft.get("info"), dict):
+                ft["info"] = {**ft["info"], "video.height": h, "video.width": w, "video.codec": "h264",
+                              "video.pix_fmt": "yuv420p"}
+    elif isinstance(ft.get("names"), (dict, list)) and len(ft.get("shape") or []) == 1:
+        from studio.datasets import element_names
+
+        ft["names"] = element_names(ft)
+    return ft
 
 
 def _as_list(v) -> list[str]:
@@ -497,7 +588,18 @@ def export_selection(
     dataset = open_dataset(sel.dataset_path)
     res = resolve_selection(sel, dataset, project)
     target = Path(target) if target is not None else Path(project.selections_dir) / sel.label
-    return export_episodes(dataset, res.episodes, target, selection=sel, videos=videos, progress=progress)
+    return export_episodes(dataset, res.episodes, target, selection=sel, videos=videos, progress=progress,
+                           extra_provenance={"feature_map": _confirmed_map(project, dataset)})
+
+
+def _confirmed_map(project, dataset) -> dict[str, str] | None:
+    """The dataset's feature map (confirmed in the project, else proposed), for provenance."""
+    from studio import featuremap
+
+    try:
+        return featuremap.resolve(dataset, saved=featuremap.saved(project, dataset))
+    except StudioError:
+        return None
 
 
 def ensure_export(project, selection_name: str, revision: int | None = None) -> Path:

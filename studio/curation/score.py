@@ -152,9 +152,19 @@ def scored_metrics(
     motion: str | None = None,
     plugin_host=None,
 ) -> ScoredMetrics:
-    """Metrics (cached) + quality_score + quality_pct for every episode of `dataset`."""
+    """Metrics (cached) + quality_score + quality_pct for every episode of `dataset`.
+
+    Without `command`/`motion`, the feature map confirmed for the dataset in the project
+    (`studio.featuremap`) names the action and the state."""
     from studio.curation.metrics import compute_metrics
 
+    if project is not None and (command is None or motion is None):
+        from studio import featuremap
+
+        confirmed = featuremap.saved(project, dataset)
+        roles = {v: k for k, v in confirmed.items() if k in dataset.features}
+        command = command or roles.get(featuremap.ACTION)
+        motion = motion or roles.get(featuremap.STATE)
     table = compute_metrics(dataset, project, command=command, motion=motion, plugin_host=plugin_host)
     w = effective_weights(table.metrics, project, weights)
     df = table.df.copy()

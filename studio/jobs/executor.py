@@ -149,6 +149,8 @@ def prepare_launch(project, job: Job) -> dict[str, Any]:
     job.status_path.unlink(missing_ok=True)
     offline = is_offline(project)
     last = job.last_checkpoint()
+    if last is None and spec.resume_from:
+        last = _adopt_external_checkpoint(job, Path(spec.resume_from))
     init_path = None
     if spec.init_from and spec.init_from.startswith("job:"):
         dep = get_job(project, int(spec.init_from.split(":", 1)[1]))
@@ -170,11 +172,26 @@ def prepare_launch(project, job: Job) -> dict[str, Any]:
         "init_from": init_path or spec.init_from, "resume": last is not None,
         "resume_step": int(last.name) if last is not None else 0, "offline": offline,
         "backend": job.backend,
+        "prepare": spec.inputs if spec.train_root else None,  # the trainer converts the inputs first
     }
     if job.backend == "ray":
         launch["ray_address"] = project.get_setting("ray.address") or os.environ.get("RAY_ADDRESS") or "auto"
     atomic_write_json(run_dir / "launch.json", launch)
     return launch
+
+
+def _adopt_external_checkpoint(job: Job, step_dir: Path) -> Path:
+    """Copy an external run's checkpoint into the job's output so lerobot resumes from it
+    (the external folder is only read)."""
+    dst = job.output_dir / "checkpoints" / step_dir.name
+    tmp = dst.parent / f".{dst.name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(step_dir, tmp, symlinks=False)
+    (tmp / "studio.json").write_text(json.dumps({"job_id": job.id, "step": int(step_dir.name),
+                                                 "resumed_from": str(step_dir), "saved_at": time.time()}) + "\n")
+    os.replace(tmp, dst)
+    return dst
 
 
 def _spawn(project, job: Job) -> subprocess.Popen:

@@ -169,7 +169,7 @@ def _localize_checkpoint(ck: Path, remote_wd: str | None, run_dir: Path, launch:
         return
     cfg["output_dir"] = str(run_dir / "output")
     if isinstance(cfg.get("dataset"), dict):
-        cfg["dataset"]["root"] = launch["dataset"]
+        cfg["dataset"]["root"] = launch.get("train_root") or launch["dataset"]
     if remote_wd and isinstance(cfg.get("policy"), dict) and str(cfg["policy"].get("pretrained_path", "")).startswith(remote_wd):
         cfg["policy"]["pretrained_path"] = launch.get("init_from")
     cfg_path.write_text(json.dumps(cfg, indent=4))
@@ -200,7 +200,13 @@ def drive(run_dir: Path) -> int:
         studio_pkg = str(Path(__file__).resolve().parents[1])
         ray.init(address=address, runtime_env={"py_modules": [studio_pkg]}, logging_level="WARNING",
                  log_to_driver=False)
-        dataset_ref = ray.put(pack(Path(launch["dataset"])))
+        train_root = launch["dataset"]
+        if launch.get("prepare"):  # convert here; the worker gets the ready work folder
+            from studio.jobs.inputs import materialize
+
+            train_root = str(materialize(launch["prepare"]))
+            launch = {**launch, "prepare": None, "train_root": train_root}
+        dataset_ref = ray.put(pack(Path(train_root)))
         init_tar = None
         init = launch.get("init_from")
         if init and not str(init).startswith("job:") and Path(init).is_dir() and not launch.get("resume"):

@@ -89,6 +89,10 @@ class JobSpec:
     selection: str | None = None
     dataset_fingerprint: str | None = None
     policy_overrides: dict[str, Any] = field(default_factory=dict)
+    train_root: str | None = None  # the converted work folder lerobot reads (None: `dataset` as is)
+    inputs: dict[str, Any] = field(default_factory=dict)  # studio.jobs.inputs.TrainInputs (map, cameras…)
+    push_to_hub: str | None = None  # Hub repo id the trained policy is pushed to
+    resume_from: str | None = None  # a checkpoint step folder of a lerobot-train run to continue
 
     @property
     def effective_save_freq(self) -> int:
@@ -113,13 +117,18 @@ class JobSpec:
 # -- dataset resolution ---------------------------------------------------------------
 
 def resolve_dataset(project, source: str) -> tuple[Path, str | None]:
-    """A dataset path, or a saved selection's name → (local dataset folder, selection name)."""
+    """A dataset path, a repo id (lerobot home or Hub cache), or a saved selection's name →
+    (local dataset folder, selection name)."""
     if not source or not str(source).strip():
         raise JobError("dataset", "name a dataset folder or a saved selection")
     source = str(source).strip()
     for cand in (Path(source).expanduser(), project.datasets_dir / source if project else None):
         if cand is not None and cand.is_dir():
             return cand.resolve(), None
+    from studio.datasets import _REPO_ID, resolve_root
+
+    if _REPO_ID.match(source):
+        return resolve_root(source)[0], None
     if project is not None:
         from studio.curation import export as _export
 
@@ -208,8 +217,15 @@ def checkpoint_policy_type(pretrained_dir: Path) -> str | None:
 def validate(project, *, dataset: str, policy: str = "act", steps: int = 2000, batch_size: int = 8,
              lr: float | None = None, device: str = "cpu", seed: int = 1000, save_freq: int | None = None,
              init_from: str | None = None, num_workers: int = 0,
-             policy_overrides: dict[str, Any] | None = None, check_dataset: bool = True) -> JobSpec:
-    """Check a training request end to end and return the spec to queue (raises JobError)."""
+             policy_overrides: dict[str, Any] | None = None, check_dataset: bool = True,
+             feature_map: str | dict | None = None, cameras: str | list | None = None,
+             episodes: str | list | None = None, image_size: int | None = None,
+             push_to_hub: str | None = None, resume: bool = False) -> JobSpec:
+    """Check a training request end to end and return the spec to queue (raises JobError).
+
+    feature_map / cameras / episodes / image_size choose the training inputs
+    (`studio.jobs.inputs.plan`); a dataset that is not already what lerobot wants is
+    converted into a cached work folder when the job starts."""
     policy = (policy or "").strip().lower().replace("π", "pi").replace(".", "")
     if policy not in POLICIES:
         raise JobError("--policy", f"'{policy}' is not a known policy (choose one of {', '.join(POLICIES)})")
@@ -241,6 +257,17 @@ def validate(project, *, dataset: str, policy: str = "act", steps: int = 2000, b
         raise JobError("--device", "CUDA was requested but no CUDA GPU is available here; use --device cpu")
 
     init_path: str | None = None
+    resume_from: str | None = None
+    if resume:
+        if not init_from or str(init_from).startswith("job:"):
+            raise JobError("--resume", "needs --from with a lerobot-train output folder to continue")
+        step_dir, done = external_run_checkpoint(init_from)
+        if int(steps) <= done:
+            raise JobError("--steps", f"is the run's total; it has done {done} steps already, so ask for more")
+        ctype = checkpoint_policy_type(step_dir / "pretrained_model")
+        if ctype and ctype != preset.type:
+            raise JobError("--from", f"{step_dir} is a '{ctype}' run but the job trains '{preset.type}'")
+        resume_from, init_from = str(step_dir), None
     if init_from:
         if str(init_from).startswith("job:"):
             init_path = str(init_from)
@@ -259,11 +286,41 @@ def validate(project, *, dataset: str, policy: str = "act", steps: int = 2000, b
                 "machine and the Hub is unreachable; pass --from with a local checkpoint",
             )
 
+    if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 16):
+        raise JobError("--image-size", f"must be a whole number of 16 pixels or more (got {image_size!r})")
+    if push_to_hub is not None:
+        from studio.datasets import _REPO_ID
+
+        push_to_hub = str(push_to_hub).strip()
+        if not _REPO_ID.match(push_to_hub):
+            raise JobError("--push-to-hub", f"'{push_to_hub}' is not a Hub repo id (owner/name)")
+        if is_offline(project):
+            raise JobError("--push-to-hub", "the Hugging Face Hub cannot be reached (offline), so the trained "
+                                            "policy cannot be pushed; train without it and push the checkpoint later")
+
     overrides = dict(policy_overrides or {})
     path, selection = resolve_dataset(project, dataset)
-    facts = dataset_facts(path) if check_dataset else None
-    if facts is not None:
+    facts = None
+    inputs = None
+    if check_dataset:
+        from studio.datasets import open_dataset
+        from studio.jobs.inputs import effective_features, plan
+
+        ds = open_dataset(path)
+        if selection is not None and episodes is not None and str(episodes).strip():
+            episodes = _selection_episodes(path, episodes, selection)
+        inputs = plan(project, ds, feature_map=feature_map, cameras=cameras, episodes=episodes,
+                      image_size=image_size)
+        feats = effective_features(ds, inputs)
+        facts = DatasetFacts(feats, len(inputs.episodes) if inputs.episodes is not None else ds.total_episodes,
+                             inputs.frames, str(ds.version), ds.fingerprint)
         _check_features(preset, facts, path, overrides, init_from=bool(init_path))
+        if init_path and not init_path.startswith("job:"):
+            _check_action_dim(Path(init_path), feats)
+        if feature_map:
+            from studio import featuremap
+
+            featuremap.save(project, ds, {**featuremap.saved(project, ds), **featuremap.parse(feature_map)})
 
     return JobSpec(
         dataset=str(path), policy=policy, steps=int(steps), batch_size=int(batch_size),
@@ -271,20 +328,63 @@ def validate(project, *, dataset: str, policy: str = "act", steps: int = 2000, b
         save_freq=int(save_freq) if save_freq else None, num_workers=int(num_workers),
         init_from=init_path, source=str(dataset), selection=selection,
         dataset_fingerprint=facts.fingerprint if facts else None, policy_overrides=overrides,
+        train_root=inputs.work_dir if inputs else None, inputs=inputs.to_dict() if inputs else {},
+        push_to_hub=push_to_hub, resume_from=resume_from,
     )
+
+
+def external_run_checkpoint(path: str | os.PathLike) -> tuple[Path, int]:
+    """A lerobot-train output folder (or one of its checkpoint step folders) → (step folder, step)."""
+    p = Path(path).expanduser()
+    for cand in (p / "checkpoints" / "last", p, p.parent if p.name == "pretrained_model" else None):
+        if cand is None:
+            continue
+        step_file = cand / "training_state" / "training_step.json"
+        if (cand / "pretrained_model" / "train_config.json").is_file() and step_file.is_file():
+            try:
+                step = int(json.loads(step_file.read_text())["step"])
+            except (OSError, ValueError, KeyError, TypeError):
+                raise JobError(str(step_file), "is unreadable; cannot tell where the run stopped") from None
+            return cand.resolve(), step
+    raise JobError(str(path), "is not a lerobot-train run to resume (no checkpoints/last with training_state)")
+
+
+def _selection_episodes(export: Path, episodes: str, selection: str) -> list[int]:
+    """--episodes (source numbering) with a selection: its episodes among them, in the export's numbering."""
+    from studio.curation.selections import parse_episode_ranges
+
+    try:
+        emap = json.loads((export / "provenance.json").read_text())["episode_map"]
+    except (OSError, ValueError, KeyError):
+        raise JobError("--episodes", f"the export of selection '{selection}' has no episode map") from None
+    wanted = parse_episode_ranges(str(episodes), "--episodes")
+    kept = sorted(int(emap[str(e)]) for e in set(wanted) if str(e) in emap)
+    if not kept:
+        raise JobError("--episodes", f"none of episodes {episodes} are in selection '{selection}'")
+    return kept
+
+
+def _check_action_dim(ckpt: Path, feats: dict) -> None:
+    """A checkpoint's action size must match the dataset's (else lerobot fails deep in loading)."""
+    try:
+        cfg = json.loads((ckpt / "config.json").read_text())
+        shape = cfg["output_features"][ACTION]["shape"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    have = list((feats.get(ACTION) or {}).get("shape") or [])
+    if have and list(shape) != have:
+        raise JobError("--from", f"{ckpt} predicts actions of size {shape[0]} but this dataset's action has "
+                                 f"size {have[0]}; start from a checkpoint of the same robot or train from scratch")
 
 
 def _check_features(preset: PolicyPreset, facts: DatasetFacts, path: Path, overrides: dict,
                     *, init_from: bool) -> None:
     where = str(path)
-    if not facts.version.startswith("v3"):
-        raise JobError(where, f"is a LeRobot {facts.version} dataset; lerobot 0.4.4 trains on v3.0 "
-                              "(export it as a selection, which writes v3.0)")
     feats = facts.features
     if facts.episodes < 1 or facts.frames < 1:
         raise JobError(where, "has no episodes to train on")
     if ACTION not in feats:
-        raise JobError(where, "has no 'action' feature to learn")
+        raise JobError(where, "has no action feature to learn; name it with --map KEY=action")
     images = [k for k, v in feats.items() if isinstance(v, dict) and v.get("dtype") in ("video", "image")]
     if preset.needs_images and not images:
         raise JobError(where, f"{preset.label} needs camera images and this dataset has none")
@@ -318,15 +418,20 @@ def lerobot_args(spec: JobSpec, output_dir: Path, *, offline: bool, init_path: s
     """The `lerobot-train` arguments for a spec (also used verbatim by the benchmark)."""
     if resume_config is not None:
         # lerobot restores the whole config from the checkpoint; only re-assert the safety flags
-        return [
+        args = [
             f"--config_path={resume_config}", "--resume=true",
             "--policy.push_to_hub=false", f"--policy.device={spec.device}",
             "--dataset.video_backend=pyav", "--wandb.enable=false", "--eval_freq=0",
         ]
+        if spec.resume_from:  # someone else's run: point it at this job's folder, data and length
+            root = spec.train_root or spec.dataset
+            args += [f"--output_dir={output_dir}", f"--steps={spec.steps}", f"--save_freq={spec.effective_save_freq}",
+                     f"--dataset.root={root}", "--dataset.repo_id=" + _repo_id(root)]
+        return args
     preset = spec.preset
     args = [
-        "--dataset.repo_id=" + _repo_id(spec.dataset),
-        f"--dataset.root={spec.dataset}",
+        "--dataset.repo_id=" + _repo_id(spec.train_root or spec.dataset),
+        f"--dataset.root={spec.train_root or spec.dataset}",
         "--dataset.video_backend=pyav",
         f"--output_dir={output_dir}",
         f"--steps={spec.steps}",
@@ -356,7 +461,11 @@ def lerobot_args(spec: JobSpec, output_dir: Path, *, offline: bool, init_path: s
     lr = spec.lr if spec.lr is not None else preset.lr
     if lr is not None:
         args.append(f"--policy.optimizer_lr={lr}")
-    args += [f"--policy.device={spec.device}", "--policy.push_to_hub=false"]
+    args.append(f"--policy.device={spec.device}")
+    if spec.push_to_hub and not offline:
+        args += ["--policy.push_to_hub=true", f"--policy.repo_id={spec.push_to_hub}"]
+    else:
+        args.append("--policy.push_to_hub=false")
     if offline and preset.cpu_ok:
         args.append("--policy.pretrained_backbone_weights=null")
     return args
@@ -365,3 +474,17 @@ def lerobot_args(spec: JobSpec, output_dir: Path, *, offline: bool, init_path: s
 def _repo_id(dataset: str) -> str:
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(dataset).name) or "dataset"
     return f"local/{name}"
+
+
+def preview(spec: JobSpec, output_dir: str | Path = "<job folder>/run-1/output") -> str:
+    """The exact lerobot-train command a spec runs, then what the studio does to the data first."""
+    args = lerobot_args(spec, Path(str(output_dir)), offline=True if not spec.push_to_hub else False)
+    lines = ["lerobot-train \\"] + [f"  {a} \\" for a in args[:-1]] + [f"  {args[-1]}"]
+    if spec.init_from and spec.init_from.startswith("job:"):
+        lines.append(f"# --policy.path: the final checkpoint of job {spec.init_from[4:]}")
+    from studio.jobs.inputs import TrainInputs
+
+    if spec.inputs:
+        notes = TrainInputs(**spec.inputs).notes()
+        lines += [f"# {n}" for n in notes]
+    return "\n".join(lines)

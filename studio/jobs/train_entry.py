@@ -131,6 +131,13 @@ def main(argv: list[str] | None = None) -> int:
                    "attempt": launch.get("attempt")})
     state, error, code = "failed", None, 1
     try:
+        if launch.get("prepare"):
+            from studio.jobs.inputs import materialize
+
+            print(f"studio: preparing training inputs in {launch['prepare']['work_dir']}", file=sys.stderr)
+            emitter.write({"kind": "prepare", "state": "started"})
+            path = materialize(launch["prepare"])
+            emitter.write({"kind": "prepare", "state": "done", "path": str(path)})
         from lerobot.scripts import lerobot_train
         from lerobot.utils.import_utils import register_third_party_plugins
 
@@ -148,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         msg = str(exc).strip().splitlines()
         error = f"{type(exc).__name__}: {msg[0] if msg else ''}".strip().rstrip(":")
+        if hasattr(exc, "sentence"):  # a StudioError (e.g. preparing the inputs) is already one sentence
+            error = exc.sentence()
         if isinstance(exc, SystemExit) and not exc.code:
             error = f"training exited early at step {emitter.last_step}"
     finally:
