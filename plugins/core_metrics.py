@@ -88,6 +88,8 @@ def sparc(fr):
     i = 0
     while i < len(order):  # one iteration per batch of episodes
         j = min(len(order), i + max(1, SPARC_BATCH_FRAMES // int(nffts[i])))
+        j = i + int(np.searchsorted(nffts[i:j], nffts[i], side="right"))  # one FFT size per batch: an
+        # episode's value must not depend on which others share its batch
         while j > i + 1 and (j - i) * int(nffts[j - 1]) > SPARC_BATCH_FRAMES:
             j = i + (j - i) // 2
         idx = order[i:j]
