@@ -115,7 +115,7 @@ def degrade(kind, a, s, rng, ranges, quanta, fps=30):
     return a, s
 
 
-def so101_windows(root, *, window=150, stride=10, seed=0):
+def so101_windows(root, *, window=150, stride=8, seed=0):
     """Write the windowed, degraded SO-101 set to `root`; returns labels: a DataFrame with
     episode_index, good (1 clean / 0 degraded), kind ('clean' or the defect)."""
     rng = np.random.default_rng(seed)
