@@ -472,7 +472,11 @@ def action_surprise(fr):
         return None
     stride = max(1, int(np.ceil(fr.n_frames / SURPRISE_MAX_ROWS)))
     pos = fr.position_in_episode()
-    rows = np.flatnonzero(pos % stride == 0) if stride > 1 else np.arange(fr.n_frames)
+    take = (pos % stride == 0) if stride > 1 else np.ones(fr.n_frames, dtype=bool)
+    if fr.activity() is not None:  # the task, not the recording slack around it (trivially predictable)
+        in_span, span = _active_span(fr)
+        take &= in_span | np.repeat(span == 0, fr.lengths)
+    rows = np.flatnonzero(take)
     ep = np.searchsorted(fr.starts, rows, side="right") - 1
     chunk = 200_000
     xtx = xty = yty = None
@@ -499,7 +503,7 @@ def action_surprise(fr):
     B = tot_xy[None] - xty
     beta = np.linalg.solve(A, B)  # (episodes, p, q): each fitted without its own episode
     sse = yty - 2.0 * np.einsum("epq,epq->e", beta, xty) + np.einsum("epq,epr,erq->e", beta, xtx, beta)
-    counts = np.bincount(ep, minlength=fr.n_episodes) * xty.shape[2]
+    counts = np.bincount(ep, minlength=fr.n_episodes) * xty.shape[2]  # rows read per episode × targets
     mse = np.maximum(sse, 0.0) / np.maximum(counts, 1)
     typical = float(np.median(mse))
     return mse / typical if typical > 0 else np.zeros(fr.n_episodes)

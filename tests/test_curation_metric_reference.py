@@ -161,7 +161,7 @@ def reference(raw, ep):
     idle_thr = 0.05 * np.percentile(np.concatenate(ws_all), 95)
     g_lo, g_hi = np.percentile(act[:, 4], [1, 99])
     env_lo, env_hi = np.percentile(env, [1, 99], axis=0)
-    moved = []
+    moved, spans = [], []
     for i, r in enumerate(eps):
         L = len(r)
         z, s, vv = z_all[r], sm[i], v[i]
@@ -169,6 +169,7 @@ def reference(raw, ep):
         active = vv > thr
         idx = np.flatnonzero(active)
         first, last = (idx[0], idx[-1]) if len(idx) else (L, -1)
+        spans.append((first, last))
         out["lead_in_s"].append(min(first, L) / FPS)
         out["tail_s"].append((L - 1 - last) / FPS if last >= 0 else L / FPS)
         min_run = max(2, round(0.3 * FPS))
@@ -258,8 +259,11 @@ def reference(raw, ep):
     for i, r in enumerate(eps):
         s = sm[i]
         vel = np.r_[s[1:] - s[:-1], np.zeros((1, s.shape[1]))] * FPS
-        X_eps.append(np.column_stack([np.ones(len(r)), st[r][:, arm] / arm_scale, st[r][:, mgrip] / mgrip_scale, vel]))
-        Y_eps.append(np.column_stack([act[r][:, carm] / carm_scale, act[r][:, cgrip] / cgrip_scale]))
+        f, l_ = spans[i]
+        keep = slice(f, l_ + 1) if l_ >= f else slice(0, len(r))  # the active span only
+        X_eps.append(np.column_stack([np.ones(len(r)), st[r][:, arm] / arm_scale, st[r][:, mgrip] / mgrip_scale,
+                                      vel])[keep])
+        Y_eps.append(np.column_stack([act[r][:, carm] / carm_scale, act[r][:, cgrip] / cgrip_scale])[keep])
     X_all = np.concatenate(X_eps)
     p = X_all.shape[1]
     lam = 1e-3 * np.trace(X_all.T @ X_all) / p

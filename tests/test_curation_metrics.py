@@ -49,7 +49,8 @@ def test_metrics_match_a_per_episode_reference(graded):
         s, n = fr.starts[k], fr.lengths[k]
         ref = np.linalg.norm(np.diff(z[s:s + n], axis=0), axis=1).sum()
         assert df.loc[int(fr.episode_index[k]), "path_length"] == pytest.approx(ref, rel=1e-4)
-    assert {"jerk", "sparc", "idle_fraction", "path_efficiency", "gripper_toggles"} <= set(table.names)
+    assert {"jerk", "sparc", "idle_fraction", "path_efficiency", "gripper_toggles", "pause_fraction", "tremor",
+            "retrace", "command_roughness", "gripper_chatter", "action_surprise"} <= set(table.names)
     assert all(m.direction in ("higher", "lower") and m.doc for m in table.metrics.values())
 
 
@@ -57,7 +58,10 @@ def test_quality_score_tracks_quality_and_has_percentiles(graded):
     ds, q = graded
     sm = scored_metrics(ds)
     rho = pd.Series(sm.df["quality_score"].to_numpy()).rank().corr(pd.Series(q).rank())
-    assert rho > 0.8
+    # This toy set's `quality` also makes idle lead-in and tail longer, which the score
+    # deliberately no longer counts (recording slack, not a defect; see docs/curation.md),
+    # so the bar is 0.75 rather than 0.8. The score's real checks: tests/test_curation_quality.py.
+    assert rho > 0.75
     assert sm.df["quality_pct"].between(0, 100).all()
     assert sm.df.loc[sm.df["quality_score"].idxmax(), "quality_pct"] == 100
 

@@ -1,8 +1,8 @@
 """The composite `quality_score` and its percentile rank.
 
-Each scored metric becomes a *badness* ≥ −0.5: how far an episode is on the bad side of
+Each scored metric becomes a *badness* > −0.5: how far an episode is on the bad side of
 the dataset's median, in robust spreads (1.4826 × MAD, at least a tenth of the 5–95 %
-spread), capped at 10 — or, for metrics with an ideal value (success, scene change,
+spread), capped at 10, the good side squashed smoothly into (−0.5, 0] — or, for metrics with an ideal value (success, scene change,
 curator labels), how far it is from that ideal in the metric's own steps. One-sided on
 purpose: a defect in any one metric lowers the score, while the noise of many metrics
 among clean episodes does not add up.
@@ -153,7 +153,9 @@ def badness(values: np.ndarray, metric) -> np.ndarray | None:
     spread = max(mad, 0.1 * float(p95 - p5))
     if spread <= 0:
         spread = float(finite.max() - finite.min())
-    return np.clip(sign * (vals - med) / spread, BADNESS_FLOOR, BADNESS_CAP)
+    z = np.minimum(sign * (vals - med) / spread, BADNESS_CAP)
+    # the good side is compressed smoothly towards the floor: bounded, yet still ordered
+    return np.where(z < 0, BADNESS_FLOOR * np.tanh(z / BADNESS_FLOOR), z)
 
 
 def quality_score(df, metrics: Mapping, weights: Mapping[str, float]) -> np.ndarray:
