@@ -265,3 +265,31 @@ def check_score(dataset, project=None, labels=None, **kwargs):
     rho = spearman(sm.df["quality_score"], sm.df["duration_s"]) if "duration_s" in sm.df else float("nan")
     v = validate(sm.df, sm.metrics, labels) if labels is not None else None
     return sm, v, rho
+
+
+def score_check_markdown(dataset, project, weights=None, plugin_host=None) -> str:
+    """What the Curate panel shows next to the score: its Spearman correlation with
+    duration and, where the dataset has `good`/`bad` tags, each metric's, the score's and
+    the −length baseline's AUROC with 95 % intervals (score recomputed without the tags)."""
+    labels = labels_from_tags(project, dataset) if project is not None else None
+    have = labels is not None and labels["good"].nunique() == 2
+    sm, v, rho = check_score(dataset, project, labels if have else None, weights=weights, plugin_host=plugin_host)
+    if not have:
+        sm_l, _, rho = check_score(dataset, project, None, weights=weights, plugin_host=plugin_host)
+    warn = " — **the score mostly ranks by length**" if np.isfinite(rho) and abs(rho) > 0.5 else ""
+    lines = [f"**Score check.** Spearman correlation of quality_score with duration: **{rho:+.2f}**{warn}."]
+    if not have:
+        n = 0 if labels is None else len(labels)
+        lines.append(f"Tag episodes 👍 good and 👎 bad to check the score against your judgement "
+                     f"({n} tagged; both kinds needed; fitting weights needs {MIN_LABELLED}).")
+        return "\n\n".join(lines)
+    s, b = v.row("quality_score"), v.row(BASELINE)
+    lines.append(f"Against your tags ({v.n_pos} good, {v.n_neg} bad; score recomputed without the tags): "
+                 f"score AUROC **{s['auroc']:.2f}** [{s['ci_low']:.2f}, {s['ci_high']:.2f}], "
+                 f"−length baseline **{b['auroc']:.2f}** [{b['ci_low']:.2f}, {b['ci_high']:.2f}]"
+                 if b else f"score AUROC **{s['auroc']:.2f}** [{s['ci_low']:.2f}, {s['ci_high']:.2f}]")
+    rows = ["| metric | AUROC | 95% interval |", "|---|---|---|"]
+    for r in v.rows:
+        rows.append(f"| {r['metric']} | {r['auroc']:.2f} | {r['ci_low']:.2f}–{r['ci_high']:.2f} |")
+    lines.append("\n".join(rows))
+    return "\n\n".join(lines)
