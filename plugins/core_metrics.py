@@ -225,9 +225,9 @@ def total_reward(fr):
 
 PAUSE_MIN_S = 0.3  # a stillness inside the task shorter than this is a turn, not a pause
 RETRACE_WINDOW_S = 1.0  # path doubling back within this window is a retrace
-CHATTER_HALF_S = 0.15  # gripper residual from a ±0.15 s running median
+CHATTER_HALF_S = 0.15  # gripper flicker: what a ±0.15 s closing-opening removes
 TREMOR_HALF_S = 0.1  # quadratic fit over ±0.1 s (at least ±2 frames)
-SURPRISE_MAX_ROWS = 1_000_000  # frames the consistency regression reads (evenly strided)
+SURPRISE_MAX_ROWS = 500_000  # frames the consistency regression reads (evenly strided)
 SURPRISE_RIDGE = 1e-3
 
 
@@ -382,6 +382,7 @@ def _paired_dims(fr):
 
 
 TRACKING_MAX_LAG_S = 0.5
+TRACKING_SAMPLE_ROWS = 50_000  # frames the dataset's typical lag is read from
 
 
 def tracking_error(fr):
@@ -395,7 +396,7 @@ def tracking_error(fr):
 
     n = len(fr.command)
     kmax = max(1, int(round(TRACKING_MAX_LAG_S * fr.fps)))
-    rows = sample_rows(n)
+    rows = sample_rows(n)[:TRACKING_SAMPLE_ROWS]
     row_end = (fr.starts + fr.lengths)[np.searchsorted(fr.starts, rows, side="right") - 1]
     err = []
     for k in range(kmax + 1):  # the dataset's typical lag, from a sample
@@ -421,46 +422,56 @@ def tracking_error(fr):
 
 
 def gripper_chatter(fr):
-    """Mean flicker of the gripper/hand command: |g − its running median over ±0.15 s| in
-    units of its range, per frame. A clean open or close is a step the median keeps (no
-    residual); chatter shorter than the window is what remains."""
+    """Mean flicker of the gripper/hand command per frame, in units of its range: what a
+    ±0.15 s closing-then-opening (a median-like filter that keeps steps) removes. A clean
+    open or close is a step and leaves nothing; chatter shorter than the window remains."""
     z = fr.robust("command", "grip")
     if z is None or z.shape[1] == 0:
         return None
-    from studio.curation.signals import half_window, running_median_residual
+    from studio.curation.signals import flicker, half_window
 
     h = half_window(fr.fps, CHATTER_HALF_S)
+    pos = fr.position_in_episode()
+    rem = np.repeat((fr.lengths - 1).astype(np.int32), fr.lengths) - pos
     acc = np.zeros(len(z), dtype=np.float32)
     m = np.empty(len(z), dtype=np.float32)
     for d in range(z.shape[1]):
-        running_median_residual(z[:, d], h, m)
+        flicker(np.ascontiguousarray(z[:, d]), pos, rem, h, m)
         acc += m
-    pos = fr.position_in_episode()
-    acc[(pos < h) | (pos > np.repeat(fr.lengths - 1 - h, fr.lengths))] = 0.0  # windows inside the episode only
     return fr.segment_mean(acc) / z.shape[1]
 
 
 def _surprise_design(fr, rows):
     """Features (1, state positions, low-passed state velocity) and targets (the command)
-    of the given rows, float64."""
-    parts = [np.ones((len(rows), 1))]
-    for fam in ("arm", "grip"):
-        z = fr.robust("motion", fam)
-        if z is not None and z.shape[1]:
-            parts.append(z[rows].astype(np.float64))
+    of the given rows: float64, column-major, filled one column at a time."""
+    feats = [z for z in (fr.robust("motion", "arm"), fr.robust("motion", "grip")) if z is not None and z.shape[1]]
     s = fr.smooth("motion", "arm")
-    if s is not None and s.shape[1]:
+    s = s if s is not None and s.shape[1] else None
+    targets = [z for z in (fr.robust("command", "arm"), fr.robust("command", "grip")) if z is not None and z.shape[1]]
+    if not targets:
+        return None, None
+    p = 1 + sum(z.shape[1] for z in feats) + (s.shape[1] if s is not None else 0)
+    X = np.empty((len(rows), p), order="F")
+    X[:, 0] = 1.0
+    c = 1
+    for z in feats:
+        for d in range(z.shape[1]):
+            X[:, c] = z[:, d][rows]
+            c += 1
+    if s is not None:
         last = (fr.starts + fr.lengths - 1)[np.searchsorted(fr.starts, rows, side="right") - 1]
         nxt = np.minimum(rows + 1, last)
-        parts.append((s[nxt].astype(np.float64) - s[rows]) * fr.fps)
-    ys = []
-    for fam in ("arm", "grip"):
-        z = fr.robust("command", fam)
-        if z is not None and z.shape[1]:
-            ys.append(z[rows].astype(np.float64))
-    if not ys:
-        return None, None
-    return np.concatenate(parts, axis=1), np.concatenate(ys, axis=1)
+        for d in range(s.shape[1]):
+            col = s[:, d]
+            X[:, c] = (col[nxt].astype(np.float64) - col[rows]) * fr.fps
+            c += 1
+    Y = np.empty((len(rows), sum(z.shape[1] for z in targets)), order="F")
+    c = 0
+    for z in targets:
+        for d in range(z.shape[1]):
+            Y[:, c] = z[:, d][rows]
+            c += 1
+    return X, Y
 
 
 def action_surprise(fr):
@@ -493,8 +504,15 @@ def action_surprise(fr):
             yty = np.zeros(fr.n_episodes)
         cuts = np.flatnonzero(np.r_[True, e[1:] != e[:-1]])
         ids = e[cuts]
-        xtx[ids] += np.add.reduceat(X[:, :, None] * X[:, None, :], cuts, axis=0)
-        xty[ids] += np.add.reduceat(X[:, :, None] * Y[:, None, :], cuts, axis=0)
+        # one pass per entry of XᵀX (upper triangle) and XᵀY: no (rows × p × p) temporary
+        for i in range(p):
+            for j in range(i, p):
+                v = np.add.reduceat(X[:, i] * X[:, j], cuts)
+                xtx[ids, i, j] += v
+                if j != i:
+                    xtx[ids, j, i] += v
+            for j in range(q):
+                xty[ids, i, j] += np.add.reduceat(X[:, i] * Y[:, j], cuts)
         yty[ids] += np.add.reduceat((Y * Y).sum(axis=1), cuts)
     p = xtx.shape[1]
     tot_xx, tot_xy = xtx.sum(axis=0), xty.sum(axis=0)

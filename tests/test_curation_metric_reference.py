@@ -213,9 +213,13 @@ def reference(raw, ep):
         out["tracking_error"].append(np.sqrt((e ** 2).sum(axis=1).mean()))
         hc = max(1, round(0.15 * FPS))
         gz = act[r][:, cgrip] / cgrip_scale
-        res = 0.0
-        for t in range(hc, L - hc):
-            res += np.abs(gz[t] - np.median(gz[t - hc:t + hc + 1], axis=0)).sum()
+
+        def flat(x, op):  # a flat ±hc window clipped to the episode
+            return np.array([op(x[max(0, t - hc):t + hc + 1], axis=0) for t in range(len(x))])
+
+        closed = flat(flat(gz, np.max), np.min)
+        opened = flat(flat(closed, np.min), np.max)
+        res = np.abs(gz - opened).sum()
         out["gripper_chatter"].append(res / L / gz.shape[1])
         step = np.linalg.norm(np.diff(z, axis=0), axis=1)
         pl = step.sum()

@@ -186,17 +186,27 @@ def savgol_residual(col: np.ndarray, h: int, out: np.ndarray) -> None:
         inner -= np.float32(w) * col[i:n - 2 * h + i]
 
 
-def running_median_residual(col: np.ndarray, h: int, out: np.ndarray, chunk: int = 1 << 19) -> None:
-    """out[t] = |col[t] − median(col[t−h … t+h])| (0 where the window leaves the array):
-    a clean step (a gripper closing) leaves no residual, a flicker shorter than h frames does."""
-    from numpy.lib.stride_tricks import sliding_window_view
+def _flat_filter(x: np.ndarray, pos: np.ndarray, rem: np.ndarray, h: int, op, out: np.ndarray) -> None:
+    """out[t] = op over x[t−h … t+h] clipped to t's episode (`pos` frames since its start,
+    `rem` frames until its end): `op` is np.maximum (dilation) or np.minimum (erosion)."""
+    out[:] = x
+    n = len(x)
+    for s_ in range(1, h + 1):
+        if s_ >= n:
+            break
+        op(out[:n - s_], x[s_:], out=out[:n - s_], where=rem[:n - s_] >= s_)  # look ahead
+        op(out[s_:], x[:n - s_], out=out[s_:], where=pos[s_:] >= s_)  # look back
 
-    n = len(col)
-    out[:] = 0.0
-    w = 2 * h + 1
-    if n < w:
-        return
-    for a in range(h, n - h, chunk):
-        b = min(n - h, a + chunk)
-        win = sliding_window_view(col[a - h:b + h], w)
-        out[a:b] = np.abs(col[a:b] - np.median(win, axis=1))
+
+def flicker(g: np.ndarray, pos: np.ndarray, rem: np.ndarray, h: int, out: np.ndarray) -> None:
+    """out = |g − open(close(g))| with a flat window of ±h frames inside each episode: a
+    clean step (a gripper closing) survives closing and opening unchanged, a flicker
+    narrower than the window is removed — so only the flicker is left in `out`."""
+    a = np.empty_like(out)
+    b = np.empty_like(out)
+    _flat_filter(g, pos, rem, h, np.maximum, a)  # close = erode(dilate)
+    _flat_filter(a, pos, rem, h, np.minimum, b)
+    _flat_filter(b, pos, rem, h, np.minimum, a)  # open = dilate(erode)
+    _flat_filter(a, pos, rem, h, np.maximum, b)
+    np.subtract(g, b, out=out)
+    np.abs(out, out=out)
