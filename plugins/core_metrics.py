@@ -319,16 +319,17 @@ def retrace(fr):
     cum[0] = 0.0
     np.cumsum(step, dtype=np.float64, out=cum[1:])
     pos = fr.position_in_episode()
-    valid = pos <= np.repeat(fr.lengths - 1 - w, fr.lengths)
-    valid[n - w:] = False if n >= w else valid[n - w:]
+    valid = pos <= np.repeat((fr.lengths - 1 - w).astype(np.int32), fr.lengths)
+    del step
     net = np.zeros(n, dtype=np.float32)
     if n > w:
         from studio.curation.metrics import _norm_diff
 
         _norm_diff(s, w, 1.0, net[: n - w])
-    travelled = np.zeros(n, dtype=np.float64)
+    travelled = np.zeros(n, dtype=np.float32)
     if n > w:
-        travelled[: n - w] = cum[w + 1:n + 1] - cum[1:n - w + 1]
+        np.subtract(cum[w + 1:n + 1], cum[1:n - w + 1], out=travelled[: n - w], casting="same_kind")
+    del cum
     travelled[~valid] = 0.0
     net[~valid] = 0.0
     t_sum = fr.segment_sum(travelled)
@@ -340,19 +341,20 @@ def command_roughness(fr):
     """Stair-stepped commands: Σ‖Δ²a‖² / Σ‖Δa‖² of the arm command (steps within one
     quantum zeroed first). ~0 for a smooth command, ~2 for one held and snapped."""
     plan = fr.plan("command", "arm")
-    z = fr.robust("command", "arm")
-    if z is None or z.shape[1] == 0:
+    if plan is None or not plan.keep:
         return None
-    n = len(z)
+    n = fr.n_frames
     pos = fr.position_in_episode()
     num = np.zeros(n, dtype=np.float32)
     den = np.zeros(n, dtype=np.float32)
     d1 = np.zeros(n, dtype=np.float32)
     d2 = np.zeros(n, dtype=np.float32)
-    for d in range(z.shape[1]):
+    for d in range(len(plan.keep)):
         db = 1.5 * plan.quantum[d] if plan.quantum[d] > 0 else 2.0 * plan.noise[d]
+        col = fr.column("command", "arm", d)
         d1[0] = 0.0
-        np.subtract(z[1:, d], z[:-1, d], out=d1[1:])
+        np.subtract(col[1:], col[:-1], out=d1[1:])
+        del col
         d1[pos < 1] = 0.0
         d1[np.abs(d1) <= np.float32(db)] = 0.0
         d2[0] = 0.0
@@ -425,52 +427,37 @@ def gripper_chatter(fr):
     """Mean flicker of the gripper/hand command per frame, in units of its range: what a
     ±0.15 s closing-then-opening (a median-like filter that keeps steps) removes. A clean
     open or close is a step and leaves nothing; chatter shorter than the window remains."""
-    z = fr.robust("command", "grip")
-    if z is None or z.shape[1] == 0:
+    plan = fr.plan("command", "grip")
+    if plan is None or not plan.keep:
         return None
     from studio.curation.signals import flicker, half_window
 
     h = half_window(fr.fps, CHATTER_HALF_S)
     pos = fr.position_in_episode()
     rem = np.repeat((fr.lengths - 1).astype(np.int32), fr.lengths) - pos
-    acc = np.zeros(len(z), dtype=np.float32)
-    m = np.empty(len(z), dtype=np.float32)
-    for d in range(z.shape[1]):
-        flicker(np.ascontiguousarray(z[:, d]), pos, rem, h, m)
+    acc = np.zeros(fr.n_frames, dtype=np.float32)
+    m = np.empty(fr.n_frames, dtype=np.float32)
+    for d in range(len(plan.keep)):
+        flicker(np.ascontiguousarray(fr.column("command", "grip", d)), pos, rem, h, m)
         acc += m
-    return fr.segment_mean(acc) / z.shape[1]
+    return fr.segment_mean(acc) / len(plan.keep)
 
 
 def _surprise_design(fr, rows):
     """Features (1, state positions, low-passed state velocity) and targets (the command)
-    of the given rows: float64, column-major, filled one column at a time."""
-    feats = [z for z in (fr.robust("motion", "arm"), fr.robust("motion", "grip")) if z is not None and z.shape[1]]
-    s = fr.smooth("motion", "arm")
-    s = s if s is not None and s.shape[1] else None
-    targets = [z for z in (fr.robust("command", "arm"), fr.robust("command", "grip")) if z is not None and z.shape[1]]
-    if not targets:
+    of the given rows: float64, column-major, gathered from the raw features."""
+    feats = [fr.gather("motion", fam, rows) for fam in ("arm", "grip")]
+    targets = [fr.gather("command", fam, rows) for fam in ("arm", "grip")]
+    if not sum(t.shape[1] for t in targets):
         return None, None
-    p = 1 + sum(z.shape[1] for z in feats) + (s.shape[1] if s is not None else 0)
-    X = np.empty((len(rows), p), order="F")
-    X[:, 0] = 1.0
-    c = 1
-    for z in feats:
-        for d in range(z.shape[1]):
-            X[:, c] = z[:, d][rows]
-            c += 1
-    if s is not None:
+    s = fr.smooth("motion", "arm")
+    vel = np.zeros((len(rows), 0))
+    if s is not None and s.shape[1]:
         last = (fr.starts + fr.lengths - 1)[np.searchsorted(fr.starts, rows, side="right") - 1]
         nxt = np.minimum(rows + 1, last)
-        for d in range(s.shape[1]):
-            col = s[:, d]
-            X[:, c] = (col[nxt].astype(np.float64) - col[rows]) * fr.fps
-            c += 1
-    Y = np.empty((len(rows), sum(z.shape[1] for z in targets)), order="F")
-    c = 0
-    for z in targets:
-        for d in range(z.shape[1]):
-            Y[:, c] = z[:, d][rows]
-            c += 1
+        vel = (s[nxt].astype(np.float64) - s[rows]) * fr.fps
+    X = np.asfortranarray(np.concatenate([np.ones((len(rows), 1))] + feats + [vel], axis=1))
+    Y = np.asfortranarray(np.concatenate(targets, axis=1))
     return X, Y
 
 

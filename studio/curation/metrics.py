@@ -306,6 +306,24 @@ class EpisodeFrames:
             self._cache[key] = None if plan is None else signals.scaled(x, plan, _empty)
         return self._cache[key]
 
+    def column(self, which: str, family: str, i: int) -> np.ndarray:
+        """Kept dimension `i` of `robust(which, family)` as a fresh float32 array, without
+        caching the whole scaled matrix (for metrics that walk one dimension at a time)."""
+        key = f"robust:{which}:{family}"
+        if key in self._cache and self._cache[key] is not None:
+            return self._cache[key][:, i]
+        plan = self.plan(which, family)
+        x = getattr(self, which)
+        return np.divide(x[:, plan.keep[i]], np.float32(plan.scale[i]), dtype=np.float32)
+
+    def gather(self, which: str, family: str, rows: np.ndarray) -> np.ndarray:
+        """`robust(which, family)[rows]` in float64, read from the raw feature."""
+        plan = self.plan(which, family)
+        x = getattr(self, which)
+        if plan is None or not plan.keep:
+            return np.zeros((len(rows), 0))
+        return x[rows][:, list(plan.keep)].astype(np.float64) / plan.scale[None, :]
+
     @_locked
     def smooth(self, which: str, family: str = "arm") -> np.ndarray | None:
         """`robust(which, family)` low-passed by a centred ~0.2 s moving average within each episode."""
