@@ -41,6 +41,13 @@ sys.path.insert(0, str(ROOT))
 
 
 def _peak_mb() -> float:
+    """This process's peak resident memory: VmHWM, which execve resets (ru_maxrss does not:
+    a subprocess forked from a parent that just generated a 10 M-frame dataset would
+    report the parent's peak)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -53,7 +60,7 @@ def _rss_mb() -> float:
 
 
 class PeakRSS:
-    """Peak resident memory of this (fresh, one-run) subprocess: its ru_maxrss at the end of
+    """Peak resident memory of this (fresh, one-run) subprocess: its VmHWM at the end of
     the block. It covers the whole process (imports and opening the dataset too, ~100 MB),
     so it is an upper bound on the measured work's own peak. (A thread sampling
     /proc/self/status every few ms would exclude those but slows the timed work: it takes
