@@ -214,7 +214,7 @@ def reference(raw, ep):
         hc = max(1, round(0.15 * FPS))
         gz = act[r][:, cgrip] / cgrip_scale
 
-        def flat(x, op):  # a flat ±hc window clipped to the episode
+        def flat(x, op, hc=hc):  # a flat ±hc window clipped to the episode
             return np.array([op(x[max(0, t - hc):t + hc + 1], axis=0) for t in range(len(x))])
 
         closed = flat(flat(gz, np.max), np.min)

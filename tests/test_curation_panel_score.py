@@ -4,6 +4,7 @@ good/bad tags, cross-validated weight fitting, weights saved per dataset."""
 from __future__ import annotations
 
 import quality_sets as qs
+
 from studio.curation import tags
 from studio.curation.score import project_weights
 from studio.datasets import open_dataset

@@ -11,10 +11,16 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-
 import quality_sets as qs
+
 from studio.curation.score import scored_metrics
-from studio.curation.validation import MIN_LABELLED, auroc_ci, fit_weights, spearman, validate
+from studio.curation.validation import (
+    MIN_LABELLED,
+    auroc_ci,
+    fit_weights,
+    spearman,
+    validate,
+)
 from studio.datasets import open_dataset
 from studio.errors import StudioError
 
@@ -145,7 +151,7 @@ def test_delong_interval_covers_and_shrinks_with_more_episodes():
     assert lo < a < hi and a == pytest.approx(pairwise_auroc(s, small[1]))
     y = np.r_[np.ones(400), np.zeros(400)].astype(bool)
     big = rng.normal(size=800) + 1.0 * y
-    a2, lo2, hi2 = auroc_ci(big, y)
+    _, lo2, hi2 = auroc_ci(big, y)
     assert hi2 - lo2 < hi - lo
     assert lo2 < 0.76 < hi2  # the true AUROC of a unit shift: Φ(1/√2) ≈ 0.760
 
@@ -193,3 +199,22 @@ def test_weights_are_saved_per_dataset(graded_set, so101_set, project):
     wb = scored_metrics(ds_b, project).weights
     assert wa["tremor"] == 3.0 and wb["tremor"] == 1.0
     assert effective_weights(scored_metrics(ds_b).metrics, project, dataset=ds_a)["tremor"] == 3.0
+
+
+def test_reviewer_verdicts_feed_the_score(graded_set, project):
+    from pathlib import Path
+
+    from studio.review import set_verdict
+
+    ds, labels = graded_set
+    expert = int(labels[labels["good"] == 1]["episode_index"].iloc[0])
+    before = scored_metrics(ds, project).df.set_index("episode_index")
+    assert "review_verdict" not in before
+    set_verdict(project, str(Path(ds.root).resolve()), expert, "fail", author="rev")
+    after = scored_metrics(ds, project)
+    assert "review_verdict" in after.metrics
+    row = after.df.set_index("episode_index").loc[expert]
+    assert row["review_verdict"] == 0.0
+    assert row["quality_score"] < before.loc[expert, "quality_score"] - 20
+    # labels=False: no label-derived term at all
+    assert "review_verdict" not in scored_metrics(ds, project, labels=False).metrics

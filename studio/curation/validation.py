@@ -273,9 +273,7 @@ def score_check_markdown(dataset, project, weights=None, plugin_host=None) -> st
     the −length baseline's AUROC with 95 % intervals (score recomputed without the tags)."""
     labels = labels_from_tags(project, dataset) if project is not None else None
     have = labels is not None and labels["good"].nunique() == 2
-    sm, v, rho = check_score(dataset, project, labels if have else None, weights=weights, plugin_host=plugin_host)
-    if not have:
-        sm_l, _, rho = check_score(dataset, project, None, weights=weights, plugin_host=plugin_host)
+    _, v, rho = check_score(dataset, project, labels if have else None, weights=weights, plugin_host=plugin_host)
     warn = " — **the score mostly ranks by length**" if np.isfinite(rho) and abs(rho) > 0.5 else ""
     lines = [f"**Score check.** Spearman correlation of quality_score with duration: **{rho:+.2f}**{warn}."]
     if not have:
