@@ -298,6 +298,9 @@ def build(ctx: AppContext) -> None:
         metrics = list(scored.metrics)
         docs = "\n".join(f"- **{n}** ({'higher' if m.direction == 'higher' else 'lower'} is better, "
                          f"weight {scored.weights.get(n, 0):g}): {m.doc}" for n, m in scored.metrics.items())
+        for feature, dims in (scored.dropped or {}).items():
+            docs += "\n\nLeft out of the motion metrics: " + "; ".join(
+                f"`{feature}` {dim} ({why})" for dim, why in dims.items())
         names = [s.name for s in list_selections(ctx.project, ds)]
         from studio.curation.validation import score_check_markdown
 

@@ -218,3 +218,14 @@ def test_reviewer_verdicts_feed_the_score(graded_set, project):
     assert row["quality_score"] < before.loc[expert, "quality_score"] - 20
     # labels=False: no label-derived term at all
     assert "review_verdict" not in scored_metrics(ds, project, labels=False).metrics
+
+
+def test_dropped_dimensions_are_said_in_the_cli_and_survive_the_cache(graded_set, project):
+    ds, _ = graded_set
+    first = scored_metrics(ds, project).dropped
+    again = scored_metrics(ds, project).dropped  # from the on-disk cache
+    assert "near-constant" in first["observation.state"]["wrist_roll.deg"]
+    assert again == first
+    r = _cli(str(ds.root))
+    assert r.returncode == 0, r.stderr
+    assert "left out of the motion metrics: observation.state 'wrist_roll.deg': near-constant" in r.stdout

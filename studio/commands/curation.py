@@ -68,6 +68,9 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"{ds.name}: {len(df)} episodes · command '{sm.command_key}' · motion '{sm.motion_key}'")
         for name, m in sm.metrics.items():
             typer.echo(f"  {name:<18} {'↑' if m.direction == 'higher' else '↓'} w={sm.weights.get(name, 0):g}  {m.doc}")
+        for feature, dims in (sm.dropped or {}).items():
+            for dim, why in dims.items():
+                typer.echo(f"  left out of the motion metrics: {feature} '{dim}': {why}")
         typer.echo(df.round(4).to_string(index=False))
         typer.echo(f"Spearman(quality_score, duration_s) = {rho:.3f}"
                    + ("  (|ρ| > 0.5: the score mostly ranks by length)" if abs(rho) > 0.5 else ""))

@@ -858,6 +858,7 @@ class MetricTable:
     metrics: dict[str, EpisodeMetric]
     command_key: str | None
     motion_key: str | None
+    dropped: dict = field(default_factory=dict)  # {feature: {dimension: why left out of motion metrics}}
 
     @property
     def names(self) -> list[str]:
@@ -888,15 +889,21 @@ def compute_metrics(
             table = pq.read_table(path)
             df = table.to_pandas()
             names = [c for c in df.columns if c != "episode_index" and c in by_name]
-            return MetricTable(df[["episode_index"] + names], {n: by_name[n] for n in names}, command, motion)
+            dropped = json.loads((table.schema.metadata or {}).get(b"studio.dropped", b"{}"))
+            return MetricTable(df[["episode_index"] + names], {n: by_name[n] for n in names}, command, motion, dropped)
         except Exception:  # a damaged cache is recomputed, never fatal
             log.warning("ignoring unreadable metrics cache %s", path)
     frames = load_frames(dataset, command, motion)
     df, used = compute_metrics_frames(frames, pairs, plugin_host)
+    dropped = frames.dropped_dims()
+    frames.free()
     if path is not None:
         from studio.fsutil import atomic_write_bytes
 
         sink = pa.BufferOutputStream()
-        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), sink)
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        meta = dict(table.schema.metadata or {})
+        meta[b"studio.dropped"] = json.dumps(dropped).encode()
+        pq.write_table(table.replace_schema_metadata(meta), sink)
         atomic_write_bytes(path, sink.getvalue().to_pybytes())
-    return MetricTable(df, used, command, motion)
+    return MetricTable(df, used, command, motion, dropped)

@@ -42,6 +42,7 @@ class ScoredMetrics:
     weights: dict[str, float]
     command_key: str | None = None
     motion_key: str | None = None
+    dropped: dict | None = None  # {feature: {dimension: why left out of motion metrics}}
 
     @property
     def names(self) -> list[str]:
@@ -273,4 +274,4 @@ def scored_metrics(
     w = effective_weights(metrics, project, weights, dataset=dataset)
     df["quality_score"] = quality_score(df, metrics, w)
     df["quality_pct"] = 100.0 * percentile_rank(df["quality_score"].to_numpy())
-    return ScoredMetrics(df, metrics, w, table.command_key, table.motion_key)
+    return ScoredMetrics(df, metrics, w, table.command_key, table.motion_key, dict(table.dropped or {}))
