@@ -4,8 +4,10 @@ A plugin like any third-party one: it implements `studio_episode_metrics` and
 `studio_catalog_views` and is registered by entry point in pyproject.toml.
 
 Every metric is vectorised over all episodes (segment reductions over the sorted frame
-arrays of `EpisodeFrames`); the motion feature is scaled per dimension by its dataset-wide
-1–99 % range so joints in different units weigh alike.
+arrays of `EpisodeFrames`) and reads the robust signals of studio.curation.signals (roles
+from studio.datasets, each dimension scaled by its dataset-wide 1–99 % range, near-constant
+and quantised dimensions dropped, low-passed before differentiating). Definitions,
+directions, failure modes and validation: docs/curation.md.
 """
 
 from __future__ import annotations
@@ -309,10 +311,10 @@ def retrace(fr):
         return None
     n = len(s)
     w = max(2, int(round(RETRACE_WINDOW_S * fr.fps)))
+    from studio.curation.metrics import _norm_diff
+
     step = np.zeros(n, dtype=np.float32)
     if n > 1:
-        from studio.curation.metrics import _norm_diff
-
         _norm_diff(s, 1, 1.0, step[1:])
     step[fr.starts] = 0.0  # no step across an episode boundary
     cum = np.empty(n + 1, dtype=np.float64)
@@ -323,8 +325,6 @@ def retrace(fr):
     del step
     net = np.zeros(n, dtype=np.float32)
     if n > w:
-        from studio.curation.metrics import _norm_diff
-
         _norm_diff(s, w, 1.0, net[: n - w])
     travelled = np.zeros(n, dtype=np.float32)
     if n > w:

@@ -776,7 +776,8 @@ def _registered(plugin_host=None):
     return list(seen.values()), plugin_host
 
 
-_HEAVY_FIRST = ("sparc", "action_saturation", "jerk", "idle_fraction", "gripper_toggles")
+_HEAVY_FIRST = ("action_surprise", "sparc", "retrace", "tremor", "command_roughness", "gripper_chatter",
+                "action_saturation", "jerk", "idle_fraction", "tracking_error", "gripper_toggles")
 
 
 def _run_metrics(frames: EpisodeFrames, metrics: Sequence[EpisodeMetric]) -> list[tuple[Any, BaseException | None]]:
