@@ -72,8 +72,11 @@ def register(app: typer.Typer) -> None:
             for dim, why in dims.items():
                 typer.echo(f"  left out of the motion metrics: {feature} '{dim}': {why}")
         typer.echo(df.round(4).to_string(index=False))
-        typer.echo(f"Spearman(quality_score, duration_s) = {rho:.3f}"
-                   + ("  (|ρ| > 0.5: the score mostly ranks by length)" if abs(rho) > 0.5 else ""))
+        if math.isfinite(rho):
+            typer.echo(f"Spearman(quality_score, duration_s) = {rho:.3f}"
+                       + ("  (|ρ| > 0.5: the score mostly ranks by length)" if abs(rho) > 0.5 else ""))
+        else:
+            typer.echo("Spearman(quality_score, duration_s) = n/a (durations or scores are all equal)")
         if val is not None:
             typer.echo(f"validation against {labels} ({val.n_pos} good, {val.n_neg} bad; score without label-derived terms):")
             for r in val.rows:

@@ -275,7 +275,8 @@ def score_check_markdown(dataset, project, weights=None, plugin_host=None) -> st
     have = labels is not None and labels["good"].nunique() == 2
     _, v, rho = check_score(dataset, project, labels if have else None, weights=weights, plugin_host=plugin_host)
     warn = " — **the score mostly ranks by length**" if np.isfinite(rho) and abs(rho) > 0.5 else ""
-    lines = [f"**Score check.** Spearman correlation of quality_score with duration: **{rho:+.2f}**{warn}."]
+    shown = f"{rho:+.2f}" if np.isfinite(rho) else "n/a (all equal)"
+    lines = [f"**Score check.** Spearman correlation of quality_score with duration: **{shown}**{warn}."]
     if not have:
         n = 0 if labels is None else len(labels)
         lines.append(f"Tag episodes 👍 good and 👎 bad to check the score against your judgement "
