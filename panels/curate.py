@@ -228,7 +228,10 @@ def build(ctx: AppContext) -> None:
     with gr.Accordion("Quality score weights", open=False):
         weights = gr.Textbox(value=default_weights, label="Weights (metric=weight, comma separated; 0 = not scored)",
                              elem_id="curate-weights")
-        save_w = gr.Button("Save as this project's weights", size="sm", elem_id="curate-save-weights")
+        with gr.Row():
+            save_w = gr.Button("Save as this dataset's weights", size="sm", elem_id="curate-save-weights")
+            fit_w = gr.Button("Fit weights from good/bad tags", size="sm", elem_id="curate-fit-weights")
+        fit_status = gr.Markdown(elem_id="curate-fit-status")
         metric_docs = gr.Markdown(elem_id="curate-metric-docs")
     with gr.Row():
         where = gr.Textbox(label="Filter (SQL predicate over episodes, metrics, tags)", scale=5,
@@ -236,6 +239,7 @@ def build(ctx: AppContext) -> None:
                            elem_id="curate-where")
         apply_btn = gr.Button("Apply", scale=1, elem_id="curate-apply")
     summary = gr.Markdown(elem_id="curate-summary")
+    score_check = gr.Markdown(elem_id="curate-score-check")
     picked = gr.Textbox(label="plot selection", elem_id="curate-picked", container=False)
     with gr.Row():
         with gr.Column():
@@ -285,7 +289,7 @@ def build(ctx: AppContext) -> None:
     export_status = gr.Markdown(elem_id="curate-export-status")
 
     view_inputs = [pick, where, weights, hist_metric, x_metric, y_metric]
-    view_outputs = [summary, table, hist, scat, compare, saved, saved_pick, metric_docs]
+    view_outputs = [summary, table, hist, scat, compare, saved, saved_pick, metric_docs, score_check]
 
     def _render(source, where_v, weights_v, hm, xm, ym):
         from studio.curation.selections import list_selections
@@ -294,10 +298,16 @@ def build(ctx: AppContext) -> None:
         metrics = list(scored.metrics)
         docs = "\n".join(f"- **{n}** ({'higher' if m.direction == 'higher' else 'lower'} is better, "
                          f"weight {scored.weights.get(n, 0):g}): {m.doc}" for n, m in scored.metrics.items())
+        for feature, dims in (scored.dropped or {}).items():
+            docs += "\n\nLeft out of the motion metrics: " + "; ".join(
+                f"`{feature}` {dim} ({why})" for dim, why in dims.items())
         names = [s.name for s in list_selections(ctx.project, ds)]
+        from studio.curation.validation import score_check_markdown
+
+        check = score_check_markdown(ds, ctx.project, weights=_parsed_weights(weights_v), plugin_host=ctx.plugins)
         return (summary_markdown(res), table_frame(facts, res, metrics), histogram(facts, res, hm or metrics[0]),
                 scatter(facts, res, xm or metrics[0], ym or metrics[-1]), compare_frame(facts, res, scored.metrics),
-                saved_markdown(ctx, ds), gr.update(choices=names), docs)
+                saved_markdown(ctx, ds), gr.update(choices=names), docs, check)
 
     @guarded
     def on_view(source, where_v, weights_v, hm, xm, ym):
@@ -427,15 +437,42 @@ def build(ctx: AppContext) -> None:
         ds, scored, facts, res = view_state(ctx, source, where_v, weights_v)
         return f"`lerobot-train {episode_list_args(ds.root, res.episodes)}`  \n(normalization stats stay those of the full dataset; export for recomputed stats)"
 
+    def _parsed_weights(weights_v):
+        from studio.curation.score import parse_weights
+
+        return parse_weights([weights_v] if weights_v and weights_v.strip() else [], default_metrics + ["curator_tag", "review_verdict"])
+
     @guarded
-    def on_save_weights(weights_v):
-        from studio.curation.score import parse_weights, save_weights
+    def on_save_weights(source, weights_v):
+        from studio.curation.score import save_weights
 
-        w = parse_weights([weights_v] if weights_v else [], default_metrics)
-        save_weights(ctx.project, w)
-        return "Weights saved for this project (the `metrics` view uses them)."
+        ds = open_ds(source)
+        save_weights(ctx.project, _parsed_weights(weights_v), dataset=ds)
+        return f"Weights saved for `{ds.name}` (the `metrics` view and `studio metrics` use them)."
 
-    load_btn.click(on_load, view_inputs, view_outputs)
+    @guarded
+    def on_dataset_weights(source):
+        from studio.curation.score import effective_weights
+
+        ds = open_ds(source)
+        metrics = {m.name: m for m in registered_metrics(ctx.plugins)}
+        return weights_text(effective_weights(metrics, ctx.project, dataset=ds))
+
+    @guarded
+    def on_fit_weights(source, weights_v):
+        from studio.curation.score import scored_metrics
+        from studio.curation.validation import fit_weights, labels_from_tags
+
+        ds = open_ds(source)
+        labels = labels_from_tags(ctx.project, ds)
+        sm = scored_metrics(ds, ctx.project, weights=_parsed_weights(weights_v), plugin_host=ctx.plugins, labels=False)
+        fit = fit_weights(sm.df, sm.metrics, labels)
+        msg = (f"Fitted from {fit.n_pos} good / {fit.n_neg} bad tags: held-out AUROC **{fit.heldout_auroc:.2f}** "
+               f"[{fit.ci_low:.2f}, {fit.ci_high:.2f}] ({fit.folds}-fold cross-validation). The weights box now holds "
+               "them; Apply to see the ranking, Save to keep them for this dataset.")
+        return weights_text(fit.weights), msg
+
+    load_btn.click(on_dataset_weights, pick, weights).then(on_load, view_inputs, view_outputs)
     apply_btn.click(on_view, view_inputs, view_outputs)
     where.submit(on_view, view_inputs, view_outputs)
     for comp in (hist_metric, x_metric, y_metric):
@@ -452,7 +489,8 @@ def build(ctx: AppContext) -> None:
     saved_pick.input(on_open_saved, saved_pick, [where, sel_name]).then(on_view, view_inputs, view_outputs)
     export_btn.click(on_export, [sel_name, videos_mode], export_status)
     list_btn.click(on_list, [pick, where, weights], export_status)
-    save_w.click(on_save_weights, weights, tag_status).then(on_view, view_inputs, view_outputs)
+    save_w.click(on_save_weights, [pick, weights], fit_status).then(on_view, view_inputs, view_outputs)
+    fit_w.click(on_fit_weights, [pick, weights], [weights, fit_status])
 
     def refresh_choices():
         return gr.update(choices=dataset_choices(ctx))

@@ -504,3 +504,76 @@ def _write_v21(root, info, cols, features, lengths, starts, ep_stats, ep_tasks, 
 def remove(root: str | os.PathLike) -> None:
     """Delete a synthetic dataset folder (tests / benchmarks)."""
     shutil.rmtree(root, ignore_errors=True)
+
+
+def write_arrays_dataset(
+    root: str | os.PathLike,
+    columns: dict[str, np.ndarray],
+    lengths: Sequence[int],
+    *,
+    fps: int = 30,
+    names: dict[str, Sequence[str]] | None = None,
+    tasks: Sequence[str] = ("pick the cube",),
+    robot_type: str = "so101_follower",
+) -> Path:
+    """Write given per-frame vector columns (e.g. {"action": (frames, d), "observation.state":
+    (frames, d), "next.success": (frames,)}) as a LeRobot v3.0 dataset of episodes of the
+    given lengths, with the same metadata and stats as `write_synthetic_dataset` (used to
+    build test sets from real recordings and from other operator models)."""
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root} is not empty")
+    root.mkdir(parents=True, exist_ok=True)
+    lengths = np.asarray(list(lengths), dtype=np.int64)
+    n = int(lengths.sum())
+    n_ep = len(lengths)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    ep = np.repeat(np.arange(n_ep, dtype=np.int64), lengths)
+    frame_index = np.arange(n, dtype=np.int64) - np.repeat(starts, lengths)
+    tasks = list(tasks) or ["pick the cube"]
+    names = dict(names or {})
+    cols: dict[str, np.ndarray] = {}
+    features: dict[str, dict] = {}
+    for key, arr in columns.items():
+        a = np.asarray(arr)
+        if len(a) != n:
+            raise ValueError(f"column {key} has {len(a)} rows, the episodes {n} frames")
+        if a.ndim == 1:
+            dtype = "bool" if a.dtype == bool else "float32"
+            cols[key] = a.astype(np.float32) if dtype == "float32" else a
+            features[key] = {"dtype": dtype, "shape": [1], "names": None}
+        else:
+            cols[key] = a.astype(np.float32)
+            nm = list(names.get(key) or [f"{key.split('.')[-1]}_{i}" for i in range(a.shape[1])])
+            features[key] = {"dtype": "float32", "shape": [a.shape[1]], "names": nm}
+    cols["timestamp"] = (frame_index / float(fps)).astype(np.float32)
+    cols["frame_index"] = frame_index
+    cols["episode_index"] = ep
+    cols["index"] = np.arange(n, dtype=np.int64)
+    cols["task_index"] = (ep % len(tasks)).astype(np.int64)
+    features["timestamp"] = {"dtype": "float32", "shape": [1], "names": None}
+    for key in ("frame_index", "episode_index", "index", "task_index"):
+        features[key] = {"dtype": "int64", "shape": [1], "names": None}
+    numeric = [k for k, ft in features.items() if ft["dtype"] not in ("video", "image", "string", "bool")]
+    ep_stats = {k: episode_stats(cols[k], starts, lengths, quantiles=True) for k in numeric}
+    global_stats = {k: _aggregate(v, lengths) for k, v in ep_stats.items()}
+    ep_tasks = [[tasks[i % len(tasks)]] for i in range(n_ep)]
+    info = {
+        "codebase_version": "v3.0",
+        "robot_type": robot_type,
+        "total_episodes": int(n_ep),
+        "total_frames": int(n),
+        "total_tasks": len(tasks),
+        "chunks_size": CHUNKS_SIZE,
+        "data_files_size_in_mb": 100,
+        "video_files_size_in_mb": 200,
+        "fps": int(fps),
+        "splits": {"train": f"0:{n_ep}"},
+        "data_path": DATA_PATH_V30,
+        "video_path": None,
+        "features": features,
+    }
+    _write_v30(root, info, cols, features, lengths, starts, ep_stats, ep_tasks, tasks, {}, fps)
+    _write_json(root / "meta/info.json", info)
+    _write_json(root / "meta/stats.json", _jsonable(global_stats))
+    return root

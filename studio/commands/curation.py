@@ -39,27 +39,51 @@ def register(app: typer.Typer) -> None:
         action: Optional[str] = typer.Option(None, "--action", help="Feature used as the command (default: action)."),
         state: Optional[str] = typer.Option(None, "--state", help="Feature used as the motion (default: observation.state)."),
         weight: List[str] = typer.Option([], "--weight", help="Metric weight in quality_score, e.g. jerk=2 (repeatable)."),
+        labels: Optional[Path] = typer.Option(None, "--labels", help="CSV with episode_index and good (0/1): report each "
+                                              "metric's, the score's and the -length baseline's AUROC with 95% intervals."),
         project: Optional[Path] = ProjectOption,
     ) -> None:
-        """Per-episode quality metrics and the composite quality_score."""
+        """Per-episode quality metrics and the composite quality_score (and its check against labels)."""
         from studio.curation.metrics import registered_metrics
-        from studio.curation.score import parse_weights, scored_metrics
+        from studio.curation.score import parse_weights
+        from studio.curation.validation import check_score, read_labels
 
         proj = project_from(project)
         ds = _open(path, proj)
+        lab = read_labels(labels) if labels is not None else None
         weights = parse_weights(weight, [m.name for m in registered_metrics()])
-        sm = scored_metrics(ds, proj, weights=weights, command=action, motion=state)
+        sm, val, rho = check_score(ds, proj, lab, weights=weights, command=action, motion=state)
         df = sm.df
         if as_json:
             records = [{k: _clean(v) for k, v in rec.items()} for rec in df.to_dict(orient="records")]
             for rec in records:
                 rec["episode_index"] = int(rec["episode_index"])
-            typer.echo(json.dumps(records))
+            if val is None:
+                typer.echo(json.dumps(records))
+            else:
+                rows = [{k: _clean(v) for k, v in r.items()} for r in val.rows]
+                typer.echo(json.dumps({"episodes": records, "validation": rows,
+                                       "spearman_score_duration": _clean(rho)}))
             return
         typer.echo(f"{ds.name}: {len(df)} episodes · command '{sm.command_key}' · motion '{sm.motion_key}'")
         for name, m in sm.metrics.items():
             typer.echo(f"  {name:<18} {'↑' if m.direction == 'higher' else '↓'} w={sm.weights.get(name, 0):g}  {m.doc}")
+        for feature, dims in (sm.dropped or {}).items():
+            for dim, why in dims.items():
+                typer.echo(f"  left out of the motion metrics: {feature} '{dim}': {why}")
         typer.echo(df.round(4).to_string(index=False))
+        if math.isfinite(rho):
+            typer.echo(f"Spearman(quality_score, duration_s) = {rho:.3f}"
+                       + ("  (|ρ| > 0.5: the score mostly ranks by length)" if abs(rho) > 0.5 else ""))
+        else:
+            typer.echo("Spearman(quality_score, duration_s) = n/a (durations or scores are all equal)")
+        if val is not None:
+            typer.echo(f"validation against {labels} ({val.n_pos} good, {val.n_neg} bad; score without label-derived terms):")
+            for r in val.rows:
+                typer.echo(f"  {r['metric']:<18} AUROC {r['auroc']:.3f}  95% CI [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+                           f"  ({r['n_pos']} good / {r['n_neg']} bad)")
+            if val.unknown:
+                typer.echo(f"  note: {len(val.unknown)} labelled episode(s) not in the dataset, e.g. {val.unknown[:5]}")
 
     @app.command()
     def export(

@@ -33,13 +33,14 @@ from studio.errors import DatasetError, StudioError
 log = logging.getLogger("studio.curation")
 
 # Bump when a built-in metric's definition changes: old caches are then ignored.
-METRICS_VERSION = 1
+METRICS_VERSION = 2
 ACTION_KEYS = ("action", "actions", "action.joints", "actions.joints")
 STATE_KEYS = ("observation.state", "state", "observation.states", "observation.joints", "observation.qpos")
 EXTRA_KEYS = ("next.success", "next.reward", "next.done")
 ENV_KEYS = ("observation.environment_state", "environment_state", "observation.env_state")
-GRIPPER_WORDS = ("grip", "grasp", "claw", "finger")
-NON_POSITION_WORDS = ("vel", "effort", "torque", "force", "current")
+# Metric families and the dimension roles (studio.datasets.dimension_role) they read.
+ARM_ROLES = ("arm",)
+GRIP_ROLES = ("gripper", "hand")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,10 @@ class EpisodeMetric:
     direction: str  # 'higher' or 'lower' is better
     fn: Callable[["EpisodeFrames"], Any]
     weight: float = 1.0  # default weight in quality_score (0 = shown, not scored)
+    # When set, the score measures badness from this ideal value in steps of `scale`
+    # (e.g. success: ideal 1) instead of from the dataset's median in robust spreads.
+    ideal: float | None = None
+    scale: float | None = None
 
     def __post_init__(self):
         if self.direction not in ("higher", "lower"):
@@ -211,16 +216,35 @@ class EpisodeFrames:
     def segment_max(self, values: np.ndarray) -> np.ndarray:
         return np.maximum.reduceat(values, self.starts, axis=0)
 
+    def roles(self, which: str) -> list[str]:
+        """Role of each dimension of `command`/`motion` (studio.datasets.dimension_role);
+        unnamed dimensions are arms."""
+        from studio.datasets import dimension_role
+
+        x = getattr(self, which)
+        names = self.command_names if which == "command" else self.motion_names
+        width = 0 if x is None else x.shape[1]
+        if len(names) != width:
+            return ["arm"] * width
+        return [dimension_role(n) for n in names]
+
+    def names_of(self, which: str) -> list[str]:
+        x = getattr(self, which)
+        names = self.command_names if which == "command" else self.motion_names
+        width = 0 if x is None else x.shape[1]
+        return list(names) if len(names) == width else [str(i) for i in range(width)]
+
     @_locked
     def gripper_dim(self, which: str) -> int | None:
-        """The gripper dimension of `command`/`motion`: named '*grip*', else a two-state
-        last dimension; None when there is none."""
+        """The gripper dimension of `command`/`motion`: the first with the gripper role,
+        else (unnamed features only) a two-state last dimension; None when there is none."""
         key = f"grip:{which}"
         if key not in self._cache:
             x = getattr(self, which)
-            names = [n.lower() for n in (self.command_names if which == "command" else self.motion_names)]
-            dim = next((i for i, n in enumerate(names) if any(w in n for w in GRIPPER_WORDS)), None)
-            if dim is None and x is not None and x.shape[1] >= 2 and not names:
+            roles = self.roles(which)
+            names = self.command_names if which == "command" else self.motion_names
+            dim = next((i for i, r in enumerate(roles) if r == "gripper"), None)
+            if dim is None and x is not None and x.shape[1] >= 2 and len(names) != x.shape[1]:
                 g = x[:: max(1, len(x) // 200_000), -1]
                 lo, hi = np.percentile(g, [1, 99])
                 if hi - lo > 1e-9:
@@ -230,35 +254,100 @@ class EpisodeFrames:
         return self._cache[key]
 
     def non_position_dims(self, which: str) -> list[int]:
-        """Dimensions named like velocities/efforts (not positions), left out of motion metrics."""
-        names = self.command_names if which == "command" else self.motion_names
-        return [i for i, n in enumerate(names) if any(t in n.lower() for t in NON_POSITION_WORDS)]
+        """Dimensions whose role is velocity or effort (not positions): left out of motion metrics."""
+        return [i for i, r in enumerate(self.roles(which)) if r in ("velocity", "effort")]
 
+    # -- robust signals (studio.curation.signals) ---------------------------------------
     @_locked
-    def standardized(self, which: str) -> np.ndarray | None:
-        """`command` or `motion` without its gripper dimension, scaled per dimension by its
-        dataset-wide 1–99 % range (float32), so joints in any unit weigh alike and a gripper
-        snapping shut does not read as arm motion."""
-        key = f"z:{which}"
+    def plan(self, which: str, family: str = "arm"):
+        """`signals.DimPlan` of `command`/`motion` for a metric family: 'arm' (motion
+        metrics) or 'grip' (gripper and hand dimensions)."""
+        from studio.curation import signals
+
+        key = f"plan:{which}:{family}"
         if key not in self._cache:
             x = getattr(self, which)
             if x is None:
                 self._cache[key] = None
             else:
-                drop = set(self.non_position_dims(which))
-                g = self.gripper_dim(which)
-                if g is not None:
-                    drop.add(g)
-                keep = [j for j in range(x.shape[1]) if j not in drop] if len(drop) < x.shape[1] else list(range(x.shape[1]))
-                sample = x[:: max(1, len(x) // 200_000)][:, keep]
-                lo, hi = np.percentile(sample, [1, 99], axis=0)
-                scale = np.where(hi - lo > 1e-9, hi - lo, 1.0).astype(np.float32)
-                # column-major: the metrics walk one dimension at a time
-                z = _empty((len(x), len(keep)), np.float32, order="F")
-                for i, j in enumerate(keep):
-                    np.divide(x[:, j], scale[i], out=z[:, i])
-                self._cache[key] = z
+                roles = self.roles(which)
+                if family == "grip":
+                    g = self.gripper_dim(which)
+                    roles = ["gripper" if i == g else r for i, r in enumerate(roles)]
+                    self._cache[key] = signals.plan_dims(x, self.names_of(which), roles, GRIP_ROLES, allow_switch=True)
+                else:
+                    g = self.gripper_dim(which)
+                    roles = ["gripper" if i == g else r for i, r in enumerate(roles)]
+                    plan = signals.plan_dims(x, self.names_of(which), roles, ARM_ROLES)
+                    if not plan.keep:  # nothing moves like an arm: read every position dimension
+                        plan = signals.plan_dims(x, self.names_of(which), roles, ARM_ROLES + GRIP_ROLES, allow_switch=True)
+                    self._cache[key] = plan
         return self._cache[key]
+
+    def dropped_dims(self) -> dict[str, dict[str, str]]:
+        """{feature key: {dimension: why it is left out of the motion metrics}}."""
+        out: dict[str, dict[str, str]] = {}
+        for which, key in (("motion", self.motion_key), ("command", self.command_key)):
+            plan = self.plan(which, "arm")
+            if plan is not None and plan.dropped:
+                out.setdefault(str(key or which), {}).update(plan.dropped)
+        return out
+
+    @_locked
+    def robust(self, which: str, family: str = "arm") -> np.ndarray | None:
+        """The kept dimensions of `which` for `family`, each divided by its 1–99 % range
+        ((frames, kept) float32, column-major); None when the feature is missing."""
+        from studio.curation import signals
+
+        key = f"robust:{which}:{family}"
+        if key not in self._cache:
+            plan = self.plan(which, family)
+            x = getattr(self, which)
+            self._cache[key] = None if plan is None else signals.scaled(x, plan, _empty)
+        return self._cache[key]
+
+    def column(self, which: str, family: str, i: int) -> np.ndarray:
+        """Kept dimension `i` of `robust(which, family)` as a fresh float32 array, without
+        caching the whole scaled matrix (for metrics that walk one dimension at a time)."""
+        key = f"robust:{which}:{family}"
+        if key in self._cache and self._cache[key] is not None:
+            return self._cache[key][:, i]
+        plan = self.plan(which, family)
+        x = getattr(self, which)
+        return np.divide(x[:, plan.keep[i]], np.float32(plan.scale[i]), dtype=np.float32)
+
+    def gather(self, which: str, family: str, rows: np.ndarray) -> np.ndarray:
+        """`robust(which, family)[rows]` in float64, read from the raw feature."""
+        plan = self.plan(which, family)
+        x = getattr(self, which)
+        if plan is None or not plan.keep:
+            return np.zeros((len(rows), 0))
+        return x[rows][:, list(plan.keep)].astype(np.float64) / plan.scale[None, :]
+
+    @_locked
+    def smooth(self, which: str, family: str = "arm") -> np.ndarray | None:
+        """`robust(which, family)` low-passed by a centred ~0.2 s moving average within each episode."""
+        from studio.curation import signals
+
+        key = f"smooth:{which}:{family}"
+        if key not in self._cache:
+            z = self.robust(which, family)
+            if z is None:
+                self._cache[key] = None
+            else:
+                h = signals.half_window(self.fps)
+                out = _empty(z.shape, np.float32, order="F")
+                for i in range(z.shape[1]):
+                    signals.moving_average(z[:, i], self.starts, self.lengths, h, out[:, i])
+                self._cache[key] = out
+        return self._cache[key]
+
+    def standardized(self, which: str) -> np.ndarray | None:
+        """The arm dimensions of `command` or `motion` scaled by their dataset-wide 1–99 %
+        range (float32), so joints in any unit weigh alike; gripper, hand, velocity and
+        effort dimensions, and near-constant or quantised ones, are left out
+        (`robust(which, 'arm')`, see studio.curation.signals)."""
+        return self.robust(which, "arm")
 
     @_locked
     def speed(self, which: str = "motion") -> np.ndarray | None:
@@ -292,6 +381,50 @@ class EpisodeFrames:
         sp[~valid] = 0.0
         return sp, valid
 
+    @_locked
+    def smooth_speed(self, which: str = "motion") -> np.ndarray | None:
+        """Per-frame speed (scaled units per second) of the low-passed arm signal: forward
+        difference inside each episode, the last frame repeating the one before."""
+        key = f"sspeed:{which}"
+        if key not in self._cache:
+            s = self.smooth(which, "arm")
+            if s is None or s.shape[1] == 0:
+                self._cache[key] = None
+            else:
+                sp = _empty(len(s), np.float32)
+                sp[-1:] = 0.0
+                if len(s) > 1:
+                    _norm_diff(s, 1, self.fps, sp[:-1])
+                last = self.starts + self.lengths - 1
+                prev = np.maximum(last - 1, self.starts)
+                sp[last] = sp[prev]
+                sp[last[self.lengths == 1]] = 0.0
+                self._cache[key] = sp
+        return self._cache[key]
+
+    @_locked
+    def activity(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(active per frame, first active frame, last active frame per episode, as
+        positions in the episode): a frame is active when the low-passed arm speed is over
+        `ACTIVE_OF_P95` of the dataset's 95th percentile speed. An episode that never moves
+        has first = length, last = -1."""
+        if "activity" not in self._cache:
+            sp = self.smooth_speed("motion")
+            if sp is None:
+                self._cache["activity"] = None
+            else:
+                from studio.curation import signals
+
+                p95 = float(np.percentile(sp[signals.sample_rows(len(sp))], 95))
+                active = sp > np.float32(ACTIVE_OF_P95 * p95) if p95 > 0 else np.zeros(len(sp), dtype=bool)
+                pos = self.position_in_episode()
+                big = np.int32(np.iinfo(np.int32).max)
+                first = np.minimum.reduceat(np.where(active, pos, big), self.starts).astype(np.int64)
+                last = np.maximum.reduceat(np.where(active, pos, np.int32(-1)), self.starts).astype(np.int64)
+                first = np.minimum(first, self.lengths)
+                self._cache["activity"] = (active, first, last)
+        return self._cache["activity"]
+
     def free(self) -> None:
         self._cache.clear()
 
@@ -308,6 +441,7 @@ def _positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return pos
 
 
+ACTIVE_OF_P95 = 0.05  # a frame moves when its low-passed speed exceeds this share of the p95 speed
 _CHUNK_ROWS = 1 << 20  # rows per pass of the per-frame helpers (small, reused buffers)
 
 
@@ -389,15 +523,11 @@ def _all_finite(a: np.ndarray) -> bool:
 
 
 def _names(feature: dict | None) -> list[str]:
-    names = (feature or {}).get("names")
-    if isinstance(names, dict):
-        for v in names.values():
-            if isinstance(v, list):
-                return [str(x) for x in v]
-        return []
-    if isinstance(names, list):
-        return [str(x) for x in names]
-    return []
+    """Flat element names of a vector feature (studio.datasets.element_names); [] when the
+    feature names none (roles then default to arm, and the gripper is guessed from data)."""
+    from studio.datasets import element_names
+
+    return element_names(feature) if feature and feature.get("names") else []
 
 
 def vector_features(features: dict) -> list[str]:
@@ -646,7 +776,8 @@ def _registered(plugin_host=None):
     return list(seen.values()), plugin_host
 
 
-_HEAVY_FIRST = ("sparc", "action_saturation", "jerk", "idle_fraction", "gripper_toggles")
+_HEAVY_FIRST = ("action_surprise", "sparc", "retrace", "tremor", "command_roughness", "gripper_chatter",
+                "action_saturation", "jerk", "idle_fraction", "tracking_error", "gripper_toggles")
 
 
 def _run_metrics(frames: EpisodeFrames, metrics: Sequence[EpisodeMetric]) -> list[tuple[Any, BaseException | None]]:
@@ -728,6 +859,7 @@ class MetricTable:
     metrics: dict[str, EpisodeMetric]
     command_key: str | None
     motion_key: str | None
+    dropped: dict = field(default_factory=dict)  # {feature: {dimension: why left out of motion metrics}}
 
     @property
     def names(self) -> list[str]:
@@ -758,15 +890,21 @@ def compute_metrics(
             table = pq.read_table(path)
             df = table.to_pandas()
             names = [c for c in df.columns if c != "episode_index" and c in by_name]
-            return MetricTable(df[["episode_index"] + names], {n: by_name[n] for n in names}, command, motion)
+            dropped = json.loads((table.schema.metadata or {}).get(b"studio.dropped", b"{}"))
+            return MetricTable(df[["episode_index"] + names], {n: by_name[n] for n in names}, command, motion, dropped)
         except Exception:  # a damaged cache is recomputed, never fatal
             log.warning("ignoring unreadable metrics cache %s", path)
     frames = load_frames(dataset, command, motion)
     df, used = compute_metrics_frames(frames, pairs, plugin_host)
+    dropped = frames.dropped_dims()
+    frames.free()
     if path is not None:
         from studio.fsutil import atomic_write_bytes
 
         sink = pa.BufferOutputStream()
-        pq.write_table(pa.Table.from_pandas(df, preserve_index=False), sink)
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        meta = dict(table.schema.metadata or {})
+        meta[b"studio.dropped"] = json.dumps(dropped).encode()
+        pq.write_table(table.replace_schema_metadata(meta), sink)
         atomic_write_bytes(path, sink.getvalue().to_pybytes())
-    return MetricTable(df, used, command, motion)
+    return MetricTable(df, used, command, motion, dropped)
