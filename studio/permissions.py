@@ -39,8 +39,10 @@ READ_ONLY_HANDLERS: frozenset[str] = frozenset({
     # Curate (on_play writes only the playback cache)
     "curate.on_load", "curate.on_view", "curate.on_pick", "curate.on_row", "curate.on_play",
     "curate.on_open_saved", "curate.on_list", "curate.refresh_choices",
+    # on_fit_weights only fills the weights box; saving them is on_save_weights
+    "curate.on_dataset_weights", "curate.on_fit_weights",
     # Train
-    "train.refresh", "train._row_id", "train.on_open",
+    "train.refresh", "train._row_id", "train.on_open", "train.on_dataset", "train.on_preview",
     # Rollouts (on_show writes only the playback cache)
     "rollouts.on_refresh", "rollouts.on_target", "rollouts.on_select", "rollouts.on_show",
     # Compare
