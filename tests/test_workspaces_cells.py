@@ -41,6 +41,9 @@ def test_evaluate_compare_and_side_by_side_playback_of_rollouts(project, monkeyp
     # a checkpoint reference with nothing trained yet is one clear sentence
     bad = run_cell(RunContext(project, _ws(Cell("evaluate", "", (("checkpoint", "posttrain"),))), "eval"), 0)
     assert "no pre-train → post-train pipeline yet" in bad.error
+    short = run_cell(RunContext(project, _ws(Cell("evaluate", "", (("policy", "scripted:expert"), ("max_steps", "-3")))),
+                                "eval"), 0)
+    assert short.error.startswith("evaluate :max_steps:") and "must be at least 1" in short.error
 
 
 def test_train_cell_queues_the_pipeline_once(project):
