@@ -218,9 +218,11 @@ def main() -> int:
         print(f"  {label:<46} median {med(runs_s):7.3f} s, best {min(runs_s):7.3f} s wall; "
               f"median {med(cpu_s):6.3f} s CPU  runs={[round(x, 3) for x in runs_s]}")
 
-    def ratios(label, st, anchor, floor):
+    def ratios(label, st, anchor, floor, cpu):
+        """Wall ratios of the medians; `cpu`: the three sides' median CPU seconds (steadier under load)."""
         print(f"  {label}: studio/anchor {med(st) / med(anchor):.3f} (anchor is {med(anchor) / med(st):.1f}× "
-              f"the studio's time), studio/floor {med(st) / med(floor):.2f}  (medians)")
+              f"the studio's time), studio/floor {med(st) / med(floor):.2f} wall (medians); "
+              f"CPU: studio/anchor {cpu[0] / cpu[1]:.3f}, studio/floor {cpu[0] / cpu[2]:.2f}")
 
     print(f"cold process (import included), {args.repeats} runs each:")
     line("studio info, first (scans every frame)", cold["studio-first"], CPU["studio-first"])
@@ -228,8 +230,10 @@ def main() -> int:
     line("LeRobotDataset process, first (Arrow cache)", cold["lerobot-first"], CPU["lerobot-first"])
     line("LeRobotDataset process, Arrow cache reused", cold["lerobot"], CPU["lerobot"])
     line("floor: pyarrow process reading the columns", cold["floor"], CPU["floor"])
-    ratios("cold, first open ", cold["studio-first"], cold["lerobot-first"], cold["floor"])
-    ratios("cold, cached open", cold["studio"], cold["lerobot"], cold["floor"])
+    ratios("cold, first open ", cold["studio-first"], cold["lerobot-first"], cold["floor"],
+           [med(CPU[k]) for k in ("studio-first", "lerobot-first", "floor")])
+    ratios("cold, cached open", cold["studio"], cold["lerobot"], cold["floor"],
+           [med(CPU[k]) for k in ("studio", "lerobot", "floor")])
     print(f"warm process (imports excluded), {args.repeats} runs each:")
     line("studio open_dataset().summary(), first", hot["studio"]["first"], hot["studio"]["cpu_first"])
     line("studio open_dataset().summary(), scan cached", hot["studio"]["cached"], hot["studio"]["cpu_cached"])
@@ -237,8 +241,11 @@ def main() -> int:
     line("LeRobotDataset(), Arrow cache reused", hot["lerobot"]["cached"], hot["lerobot"]["cpu_cached"])
     line("floor: pyarrow reading the columns", hot["floor"]["first"], hot["floor"]["cpu_first"])
     wfloor = hot["floor"]["first"]
-    ratios("warm, first open ", hot["studio"]["first"], hot["lerobot"]["first"], wfloor)
-    ratios("warm, cached open", hot["studio"]["cached"], hot["lerobot"]["cached"], wfloor)
+    fcpu = med(hot["floor"]["cpu_first"])
+    ratios("warm, first open ", hot["studio"]["first"], hot["lerobot"]["first"], wfloor,
+           [med(hot["studio"]["cpu_first"]), med(hot["lerobot"]["cpu_first"]), fcpu])
+    ratios("warm, cached open", hot["studio"]["cached"], hot["lerobot"]["cached"], wfloor,
+           [med(hot["studio"]["cpu_cached"]), med(hot["lerobot"]["cpu_cached"]), fcpu])
 
     group_s = med(runs)
     print(f"catalog build: {build_s * 1000:.0f} ms; frames copied into memory in the background: "
