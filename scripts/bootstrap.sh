@@ -21,8 +21,10 @@ if [ -z "$UV" ]; then
   UV="$(find_uv)"
 fi
 
-# Debian packages: OSMesa for MuJoCo offscreen rendering; chromium for the browser tests.
-pkgs=(libosmesa6)
+# Debian packages: OSMesa for MuJoCo offscreen rendering; FFmpeg's shared libraries (Debian 12's
+# FFmpeg 5.1: exactly the sonames torchcodec's libtorchcodec_core5.so links) for lerobot's default
+# video decoder; chromium for the browser tests.
+pkgs=(libosmesa6 libavutil57 libavcodec59 libavformat59 libavdevice59 libavfilter8 libswscale6 libswresample4)
 [ "$what" = "test" ] && pkgs+=(chromium chromium-driver)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -7,8 +7,9 @@ from typing import Callable
 from studio.project import Project
 
 
-def prepare_first_launch(project: Project, echo: Callable[[str], None] = print) -> None:
-    """On an empty project home, build what a newcomer needs (the demo world, when available)."""
+def prepare_first_launch(project: Project, echo: Callable[[str], None] = print, *, episodes: int = 150) -> None:
+    """On an empty project home, build what a newcomer needs (the demo world of `episodes`
+    demonstrations; fewer only in tests)."""
     d = project.datasets_dir
     # hidden entries are leftovers of an interrupted build (".pick_cube_demos.partial-*")
     if d.exists() and any(not p.name.startswith(".") for p in d.iterdir()):
@@ -19,7 +20,7 @@ def prepare_first_launch(project: Project, echo: Callable[[str], None] = print) 
     from studio.sim.progress import TerminalProgress
 
     try:
-        root = build_demo_world(project, progress=TerminalProgress("building demo world"))
+        root = build_demo_world(project, episodes=episodes, progress=TerminalProgress("building demo world"))
     except Exception as exc:  # the studio still opens; `studio demo` can retry later
         import logging
 

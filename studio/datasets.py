@@ -480,14 +480,12 @@ def list_lerobot_home() -> list[str]:
 
 
 def _download(repo_id: str) -> Path:
-    try:
-        from huggingface_hub import snapshot_download
-        from huggingface_hub.errors import (
-            LocalEntryNotFoundError,
-            RepositoryNotFoundError,
-        )
-    except ImportError:  # pragma: no cover - huggingface_hub ships with the studio
-        raise DatasetError(repo_id, "huggingface_hub is not installed; cannot download Hub datasets") from None
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import (
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+
     try:
         local = snapshot_download(repo_id, repo_type="dataset")
     except LocalEntryNotFoundError:
@@ -1056,10 +1054,8 @@ def _set_col(table, name: str, values):
 
 def _probe_video(path: Path) -> str | None:
     """None when the file opens as a video with at least one video stream; else a reason."""
-    try:
-        import av
-    except ImportError:  # pragma: no cover
-        return None
+    import av
+
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:

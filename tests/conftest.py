@@ -130,7 +130,7 @@ def page(_browser):
     pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     pg.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     pg.console_errors = errors
-    pg.set_default_timeout(30_000)
+    pg.set_default_timeout(90_000)  # a wait, not a speed check: a 2-core CI runner under load needs > 30 s
     yield pg
     context.close()
 

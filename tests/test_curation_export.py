@@ -192,3 +192,22 @@ def test_export_from_a_v21_dataset_is_v30(tmp_path):
     new = LeRobotDataset("local/new", root=out, video_backend="pyav")
     assert new.num_episodes == 2 and int(new[25]["episode_index"]) == 1
     assert tuple(new[25][VIDEO].shape) == (3, 48, 64)
+
+
+def test_export_decodes_with_lerobots_default_decoder_and_pyav(video_ds, tmp_path):
+    """What `lerobot-train` does by hand on an export: the default decoder (torchcodec, on the
+    FFmpeg libraries the bootstrap installs) and PyAV read the same pictures as the source."""
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    out = ex.export_episodes(video_ds, [1, 4], tmp_path / "two")
+    default = LeRobotDataset("local/two", root=out)
+    assert default.video_backend == "torchcodec"
+    pyav = LeRobotDataset("local/two", root=out, video_backend="pyav")
+    src = LeRobotDataset("local/src", root=video_ds.root, video_backend="pyav")
+    assert default.num_frames == 40 + 30
+    # new episode 1 is old episode 4: frame 7 of it, decoded three ways
+    new_i, old_i = 40 + 7, 30 + 40 + 25 + 35 + 7
+    a, b, c = default[new_i][VIDEO].numpy(), pyav[new_i][VIDEO].numpy(), src[old_i][VIDEO].numpy()
+    assert a.shape == b.shape == c.shape and a.std() > 0.01
+    assert np.abs(a - b).max() < 0.02
+    assert np.abs(a - c).mean() < 0.03

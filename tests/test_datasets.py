@@ -124,8 +124,6 @@ def test_fingerprint_changes_with_data(ds_copy):
 
 
 def test_so101_acceptance():
-    if not SO101.exists():
-        pytest.skip(f"acceptance dataset absent at {SO101}")
     ds = open_checked(SO101)
     assert ds.total_episodes == 4 and ds.total_frames == 1492 and ds.fps == 30
     assert ds.robot_type == "so101_follower"
@@ -478,8 +476,6 @@ def test_cli_info_json(base, capsys):
 
 
 def test_cli_info_text_lists_problems(capsys):
-    if not SO101.exists():
-        pytest.skip(f"acceptance dataset absent at {SO101}")
     from studio.cli import main
 
     assert main(["info", str(SO101)]) == 0

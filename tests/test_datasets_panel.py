@@ -20,8 +20,6 @@ def ctx(project):
 
 
 def test_overview_and_episode_view_on_so101(ctx):
-    if not SO101.exists():
-        pytest.skip(f"acceptance dataset absent at {SO101}")
     ds = panel.open_source(ctx, str(SO101))
     md = panel.overview_markdown(ds)
     assert "| so101_follower | 30 | 4 | 1,492 | 0.01 | v3.0 |" in md
@@ -112,8 +110,6 @@ def test_panel_opens_dataset_and_runs_query(project, serve_app, page):
 
 
 def test_panel_url_opens_so101_and_plots_six_joints(project, serve_app, page):
-    if not SO101.exists():
-        pytest.skip(f"acceptance dataset absent at {SO101}")
     from urllib.parse import quote
 
     url = serve_app(project)

@@ -54,7 +54,8 @@ def _studio(*args: str, **kw) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True, **kw)
 
 
-def test_invalid_specs_are_refused_before_queueing(project, train_ds, tmp_path):
+def test_invalid_specs_are_refused_before_queueing(project, train_ds, tmp_path, monkeypatch):
+    from studio.jobs import spec as job_spec
     from studio.synthetic import write_synthetic_dataset
 
     with pytest.raises(JobError, match="positive"):
@@ -70,6 +71,8 @@ def test_invalid_specs_are_refused_before_queueing(project, train_ds, tmp_path):
     with pytest.raises(JobError, match="observation.environment_state"):
         jobs.validate(project, dataset=str(state_only), policy="act", steps=10, feature_map="observation.state=-")
     # a VLA on a machine without a GPU is refused in one sentence, before anything is queued
+    # (the probe answers "no GPU" here, so the test means the same on a machine that has one)
+    monkeypatch.setattr(job_spec, "cuda_available", lambda: False)
     with pytest.raises(JobError, match="needs a CUDA GPU") as err:
         jobs.validate(project, dataset=str(train_ds), policy="smolvla", steps=10, device="cuda")
     assert "\n" not in err.value.sentence()
@@ -147,7 +150,7 @@ def test_studio_killed_and_restarted_mid_job_reattaches_without_losing_checkpoin
     assert jobs.get_job(project, job.id).state == jobs.RUNNING
 
     restarted = _studio("jobs", "wait", str(job.id), "--project", home)
-    out, _ = restarted.communicate(timeout=180)
+    out, _ = restarted.communicate(timeout=480)  # 60 steps; generous for a loaded 2-core machine
     assert restarted.returncode == 0, out
     job = jobs.get_job(project, job.id)
     assert job.state == jobs.SUCCEEDED
@@ -250,7 +253,6 @@ def test_a_saved_selection_name_trains_on_its_export(project, train_ds):
         jobs.validate(project, dataset="no-such-selection")
 
 
-@pytest.mark.slow
 def test_evaluate_hands_a_checkpoint_to_the_rollout_engine(demo_world, project, tmp_path):
     demos = demo_world.datasets_dir / "pick_cube_demos"  # read-only: jobs live in this test's project
     spec = jobs.validate(project, dataset=str(demos), policy="act", steps=4, batch_size=4)

@@ -67,3 +67,35 @@ def test_job_runs_on_ray_and_returns_artifacts_to_the_project(project, tmp_path,
         assert cfg["output_dir"] == str(job.output_dir) and cfg["dataset"]["root"] == str(ds)
     assert all(str(job.output_dir) in r["path"] for r in jobs.read_metrics(job.metrics_path)
                if r["kind"] == "checkpoint")
+
+
+@pytest.mark.parametrize("filters", [True, False], ids=["extraction-filters", "python-3.11.2-no-filters"])
+def test_artifacts_unpack_with_links_inside_and_refuse_paths_outside(tmp_path, monkeypatch, filters):
+    import io
+    import tarfile
+
+    from studio.jobs.ray_backend import pack, unpack
+
+    if not filters:  # Debian 12's Python 3.11.2 predates tarfile's extraction filters (3.11.4)
+        monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    run = tmp_path / "run"
+    (run / "checkpoints" / "000010").mkdir(parents=True)
+    (run / "checkpoints" / "000010" / "model.safetensors").write_bytes(b"weights")
+    (run / "checkpoints" / "last").symlink_to("000010")  # lerobot's own link to the latest checkpoint
+    unpack(pack(run), tmp_path / "back")
+    assert (tmp_path / "back" / "checkpoints" / "last" / "model.safetensors").read_bytes() == b"weights"
+
+    for name, link in (("../evil.txt", None), ("ok/../../evil.txt", None), ("sneaky", "../../evil.txt")):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            info = tarfile.TarInfo(name)
+            if link is None:
+                info.size = 4
+                tar.addfile(info, io.BytesIO(b"evil"))
+            else:
+                info.type, info.linkname = tarfile.SYMTYPE, link
+                tar.addfile(info)
+        with pytest.raises(JobError, match="refusing to unpack"):
+            unpack(buf.getvalue(), tmp_path / "dest" / "inner")
+        assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "dest" / "evil.txt").exists()
+        assert not (tmp_path / "dest" / "inner" / "sneaky").exists()

@@ -146,11 +146,9 @@ def test_plugins_command_lists_loaded_and_disabled(broken_plugins):
     assert any(f["name"] == "broken_import" and "ModuleNotFoundError" in f["what"] for f in out["failed"])
 
 
-def _installer() -> list[str]:
-    uv = shutil.which("uv")
-    if uv:
-        return [uv, "pip", "install", "--python", sys.executable]
-    return [sys.executable, "-m", "pip", "install"]
+def _uv_pip(*args: str) -> list[str]:
+    # uv comes from the dev group (`python -m uv`): a uv venv has no pip, and PATH is not ours to rely on
+    return [sys.executable, "-m", "uv", "pip", *args, "--python", sys.executable]
 
 
 @pytest.fixture
@@ -158,7 +156,7 @@ def example_plugin_installed(tmp_path):
     """Install tests/example_plugin into this environment like any third-party package
     (built from a copy so no build/ or egg-info lands in the source tree); uninstall after."""
     src = shutil.copytree(EXAMPLE, tmp_path / "example_plugin")
-    r = subprocess.run(_installer() + ["--no-deps", "--no-build-isolation", str(src)],
+    r = subprocess.run(_uv_pip("install", "--offline", "--no-deps", "--no-build-isolation", str(src)),
                        capture_output=True, text=True)
     assert r.returncode == 0, f"installing the example plugin failed: {r.stderr}"
     importlib.invalidate_caches()
@@ -166,9 +164,7 @@ def example_plugin_installed(tmp_path):
     try:
         yield
     finally:
-        uninstall = ([shutil.which("uv"), "pip", "uninstall", "--python", sys.executable] if shutil.which("uv")
-                     else [sys.executable, "-m", "pip", "uninstall", "-y"])
-        subprocess.run(uninstall + ["flywheel-studio-example-plugin"], capture_output=True, text=True)
+        subprocess.run(_uv_pip("uninstall", "flywheel-studio-example-plugin"), capture_output=True, text=True)
         sys.modules.pop("flywheel_example_plugin", None)
         importlib.invalidate_caches()
         reset_host()

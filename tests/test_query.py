@@ -61,12 +61,12 @@ def test_paging(cat):
     "SELECT * FROM read_csv('/etc/passwd')",
     "SELECT * FROM '/etc/passwd'",
     "FROM read_text('/etc/passwd')",
-    "SELECT * FROM read_parquet('/tmp/*.parquet')",
+    "SELECT * FROM read_parquet('{out}/*.parquet')",
     "SELECT * FROM glob('/*')",
     "SELECT read_text('/etc/passwd')",
-    "COPY frames TO '/tmp/studio-leak.csv'",
-    "COPY (SELECT 1) TO '/tmp/studio-leak.csv'",
-    "ATTACH '/tmp/studio-leak.db'",
+    "COPY frames TO '{out}/leak.csv'",
+    "COPY (SELECT 1) TO '{out}/leak.csv'",
+    "ATTACH '{out}/leak.db'",
     "INSTALL httpfs",
     "LOAD httpfs",
     "SET enable_external_access = true",
@@ -74,7 +74,7 @@ def test_paging(cat):
     "PRAGMA database_list",
     "CREATE TABLE x AS SELECT 1",
     "CREATE VIEW y AS SELECT 1",
-    "EXPORT DATABASE '/tmp/studio-leak'",
+    "EXPORT DATABASE '{out}/leak'",
     "DROP VIEW frames",
     "INSERT INTO tasks VALUES (9, 'x')",
     "UPDATE tasks SET task = 'x'",
@@ -94,20 +94,22 @@ def test_paging(cat):
     "SELECT * FROM system.main.duckdb_settings",
     "EXPLAIN ANALYZE SELECT * FROM frames",
 ])
-def test_sandbox_refuses(cat, query):
+def test_sandbox_refuses(cat, query, tmp_path):
+    out = tmp_path / "outside"  # a folder outside the dataset that nothing may write into
+    out.mkdir()
     with pytest.raises(QueryError) as err:
-        cat.sql(query)
+        cat.sql(query.replace("{out}", str(out)))
     assert err.value.where == "query" and err.value.what
-    assert not Path("/tmp/studio-leak.csv").exists() and not Path("/tmp/studio-leak.db").exists()
+    assert list(out.iterdir()) == []
 
 
 def test_schema_qualified_views_are_allowed(cat):
     assert cat.sql("SELECT count(*) AS n FROM main.tasks").df["n"][0] == 2
 
 
-def test_sandbox_messages_are_clear(cat):
+def test_sandbox_messages_are_clear(cat, tmp_path):
     with pytest.raises(QueryError, match="only SELECT"):
-        cat.sql("COPY frames TO '/tmp/studio-leak.csv'")
+        cat.sql(f"COPY frames TO '{tmp_path / 'leak.csv'}'")
     with pytest.raises(QueryError, match="read_csv.*not allowed"):
         cat.sql("SELECT * FROM read_csv('/etc/passwd')")
     with pytest.raises(QueryError, match="no view named 'nope'"):
@@ -127,7 +129,9 @@ def test_long_query_is_interrupted(cat):
     start = time.perf_counter()
     with pytest.raises(QueryError, match="time limit"):
         cat.sql("SELECT count(*) FROM range(1000000000000) a", timeout_s=0.5)
-    assert time.perf_counter() - start < 5
+    # not a speed check: uninterrupted, this query runs for hours; 60 s (120x the limit) only tells
+    # "interrupted" from "ran to the end" on however loaded a machine
+    assert time.perf_counter() - start < 60
     assert cat.sql("SELECT count(*) AS n FROM frames").df["n"][0] == 60  # still usable
 
 
@@ -273,8 +277,6 @@ def test_catalog_is_cached_per_fingerprint(tmp_path):
 
 
 def test_so101_sql_works():
-    if not SO101.exists():
-        pytest.skip(f"acceptance dataset absent at {SO101}")
     cat = catalog_for(open_dataset(SO101), plugin_host=PluginHost(load_entry_points=False))
     df = cat.sql('SELECT episode_index, count(*) AS n, max("observation.state.gripper.pos") AS g '
                  "FROM frames GROUP BY 1 ORDER BY 1").df
@@ -303,7 +305,7 @@ def test_cli_query_refusal_exits_2(tmp_path, capsys):
     from studio.cli import main
 
     root = write_synthetic_dataset(tmp_path / "ds", episodes=1, frames=4)
-    assert main(["query", str(root), "COPY frames TO '/tmp/studio-leak.csv'"]) == 2
+    assert main(["query", str(root), f"COPY frames TO '{tmp_path / 'leak.csv'}'"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: query: COPY statements are not allowed")
     assert main(["query", str(root), "SELECT 1", "--format", "xml"]) == 2

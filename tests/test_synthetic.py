@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -66,12 +65,6 @@ def test_lower_quality_is_jerkier_and_idler(tmp_path):
     assert "observation.environment_state" not in json.loads((root / "meta/info.json").read_text())["features"]
 
 
-def test_large_dataset_is_fast(tmp_path):
-    start = time.perf_counter()
-    write_synthetic_dataset(tmp_path / "big", episodes=200, frames=1000)
-    assert time.perf_counter() - start < 10
-
-
 def test_refuses_non_empty_folder(tmp_path):
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "f").write_text("1")
@@ -79,17 +72,24 @@ def test_refuses_non_empty_folder(tmp_path):
         write_synthetic_dataset(tmp_path / "x")
 
 
-@pytest.mark.slow
 def test_v30_loads_in_lerobot(tmp_path, monkeypatch):
+    """With lerobot's default decoder (torchcodec, on the FFmpeg libraries the bootstrap installs)
+    and with PyAV: the same frame, the same pixels."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     root = write_synthetic_dataset(tmp_path / "ds", episodes=2, frames=15, videos=("observation.images.front",))
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    ds = LeRobotDataset(repo_id="local/x", root=root)
-    assert len(ds) == 30 and ds.num_episodes == 2
-    item = ds[20]
-    assert tuple(item["observation.images.front"].shape) == (3, 48, 64)
-    assert tuple(item["action"].shape) == (6,)
+    default = LeRobotDataset(repo_id="local/x", root=root)
+    assert default.video_backend == "torchcodec"
+    pyav = LeRobotDataset(repo_id="local/x", root=root, video_backend="pyav")
+    assert len(default) == 30 and default.num_episodes == 2
+    for i in (0, 20):
+        a, b = default[i], pyav[i]
+        assert tuple(a["observation.images.front"].shape) == (3, 48, 64)
+        assert tuple(a["action"].shape) == (6,)
+        assert float(a["observation.images.front"].std()) > 0.01  # a picture, not a blank
+        assert np.abs(a["observation.images.front"].numpy() - b["observation.images.front"].numpy()).max() < 0.02
+    assert np.abs(default[0]["observation.images.front"].numpy() - default[20]["observation.images.front"].numpy()).mean() > 0.01
 
 
 def test_lower_quality_takes_a_longer_path(tmp_path):

@@ -69,8 +69,6 @@ def test_thumbnails_and_strip(v30):
 
 
 def test_absent_video_is_one_sentence():
-    if not SO101.exists():
-        pytest.skip(f"acceptance dataset absent at {SO101}")
     ds = open_dataset(SO101)
     with pytest.raises(DatasetError) as err:
         frame_at(ds, "observation.images.front", 0, 0.0)

@@ -54,7 +54,28 @@ def pack(folder: Path, arcname: str = ".") -> bytes:
 def unpack(data: bytes, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        tar.extractall(str(dest), filter="data")
+        if hasattr(tarfile, "data_filter"):
+            try:
+                tar.extractall(str(dest), filter="data")
+            except tarfile.FilterError as exc:
+                raise JobError("Ray backend", f"refusing to unpack an archive: {exc}") from None
+        else:  # Python < 3.11.4 (Debian 12 ships 3.11.2) has no extraction filters: check by hand
+            _check_members(tar, dest)
+            tar.extractall(str(dest))
+
+
+def _check_members(tar: tarfile.TarFile, dest: Path) -> None:
+    """What the "data" filter refuses: paths or links leaving `dest`, devices, FIFOs."""
+    root = dest.resolve()
+    for m in tar.getmembers():
+        target = (root / m.name).resolve()
+        ok = target.is_relative_to(root) and not (m.isdev() or m.isfifo())
+        if ok and m.issym():
+            ok = (target.parent / m.linkname).resolve().is_relative_to(root)
+        elif ok and m.islnk():
+            ok = (root / m.linkname).resolve().is_relative_to(root)
+        if not ok:
+            raise JobError("Ray backend", f"refusing to unpack '{m.name}': it would land outside {dest}")
 
 
 def _replace_arg(args: list[str], name: str, value: str) -> list[str]:

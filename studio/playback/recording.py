@@ -499,9 +499,9 @@ def load_scene(ds, data: EpisodeData) -> _Scene | None:
     if poses is None:
         return None
     env = _sim_env(ds)
-    try:
-        from studio.sim.scene import geoms as scene_geoms
+    from studio.sim.scene import geoms as scene_geoms
 
+    try:
         name = env.get("env") if isinstance(env, dict) else None
         geoms = list(scene_geoms(name or "pick_cube"))
     except Exception as exc:  # noqa: BLE001 - the scene is optional: poses without geoms is a note

@@ -263,9 +263,9 @@ def cell_kinds(plugin_host: Any = None) -> dict[str, CellKind]:
     """Every known kind: built-ins first, then plugin kinds (a plugin cannot replace a built-in)."""
     kinds = {k.name: k for k in BUILTIN_KINDS}
     if plugin_host is None:
-        try:
-            from studio.plugins import host
+        from studio.plugins import host
 
+        try:
             plugin_host = host()
         except Exception:  # pragma: no cover - the plugin host itself failed
             log.exception("plugin host unavailable")

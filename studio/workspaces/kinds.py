@@ -236,7 +236,7 @@ def run_evaluate(cell: Cell, ctx: RunContext) -> list[Output]:
     """Simulated rollouts of a checkpoint (or `:policy:` spec) into `<home>/rollouts/<name>`.
 
     An existing rollout set of that name is shown, not recomputed. Options: checkpoint,
-    policy, env, episodes, workers, seed, name.
+    policy, env, episodes, workers, seed, name, max_steps (default: the environment's).
     """
     from studio.sim.rollout import run_rollouts
 
@@ -250,13 +250,16 @@ def run_evaluate(cell: Cell, ctx: RunContext) -> list[Output]:
     workers = cell.int_option("workers", 2)
     seed = cell.int_option("seed", 0)
     env = cell.option("env", "pick_cube")
+    max_steps = cell.int_option("max_steps", 0) or None
+    if max_steps is not None and max_steps < 1:
+        raise StudioError("evaluate :max_steps:", f"{max_steps} must be at least 1")
     name = cell.option("name") or f"{label}-{env}-s{seed}-n{episodes}"
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", name):
         raise StudioError("evaluate :name:", f"'{name}' must be letters, digits, '.', '_' or '-'")
     out = ctx.project.rollouts_dir / name
     if not (out / "summary.json").is_file():
         ctx.report(0.05, f"rolling out {episodes} episodes on {workers} workers")
-        run_rollouts(policy, env=env, episodes=episodes, workers=workers, seed=seed, out=out,
+        run_rollouts(policy, env=env, episodes=episodes, workers=workers, seed=seed, out=out, max_steps=max_steps,
                      progress=lambda i, n: ctx.report(i / max(n, 1), f"rollout {i} of {n}"))
     summary = json.loads((out / "summary.json").read_text())
     return _summary_outputs(summary, name)
