@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from test_compare import paired_sets, write_rollout_set
 
@@ -78,3 +79,13 @@ def test_comparison_table_formats_each_set_and_verdict(tmp_path):
                                                                  neither=5))))
     tie = even[0]["verdict"]
     assert tie.startswith("no detectable difference") and "; " in tie  # says how to resolve it
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_bootstrap_difference_is_seeded(paired):
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0.0, 1.0, 25), rng.normal(0.4, 1.0, 25)
+    first, again = (cmp.bootstrap_difference(a, b, paired=paired) for _ in range(2))
+    assert first.p_value == again.p_value  # the same seed, the same p-value, run after run
+    other = cmp.bootstrap_difference(a, b, paired=paired, seed=cmp.BOOTSTRAP_SEED + 1)
+    assert other.p_value != first.p_value
