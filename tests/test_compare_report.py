@@ -67,6 +67,8 @@ def test_comparison_json_carries_every_field(tmp_path):
 def test_comparison_table_formats_each_set_and_verdict(tmp_path):
     a, b = paired_sets(tmp_path, both=10, only_a=0, only_b=10, neither=10)
     comp = compare_paths([a, b])
+    two = comp.to_json()
+    assert two["b"]["name"] == "B" and two["paired"]["only_b"] == 10 and "others" not in two["metrics"][0]
     table = cmp.comparison_table(comp)
     assert [r["metric"] for r in table] == [r.metric.name for r in comp.rows]
     first, row = table[0], comp.rows[0]
