@@ -62,6 +62,9 @@ def test_comparison_json_carries_every_field(tmp_path):
         (15, 6, 1, 5, 3)
     assert paired["used"] is True
     assert [s["seed"] for s in paired["seeds"]] == list(range(1000, 1015))
+    assert [(s["episode_a"], s["episode_b"]) for s in paired["seeds"]] == [(i, i) for i in range(15)]
+    outcomes = [(s["a"], s["b"]) for s in paired["seeds"]]
+    assert outcomes == [(g.outcome_a, g.outcome_b) for g in comp.grids[0]] and outcomes[0] != outcomes[6]
 
 
 def test_comparison_table_formats_each_set_and_verdict(tmp_path):
