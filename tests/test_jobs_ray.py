@@ -116,6 +116,7 @@ def _until(pred, sup, timeout: float = 240.0):
     raise AssertionError("condition not met in time")
 
 
+@pytest.mark.slow  # two Ray trainer launches: ~3 min on 2 busy cores
 def test_ray_job_cancels_on_the_worker_and_resumes_from_its_checkpoint(project, tmp_path, ray_cluster):
     from studio.jobs.executor import Supervisor, process_alive
     from studio.synthetic import write_synthetic_dataset
