@@ -94,3 +94,11 @@ def test_bootstrap_difference_is_seeded(paired):
     assert first.p_value == again.p_value  # the same seed, the same p-value, run after run
     other = cmp.bootstrap_difference(a, b, paired=paired, seed=cmp.BOOTSTRAP_SEED + 1)
     assert other.p_value != first.p_value
+
+
+def test_pairing_is_judged_on_the_smaller_set(tmp_path):
+    small = write_rollout_set(tmp_path / "small", [(s, s % 2 == 0) for s in range(4)])
+    large = write_rollout_set(tmp_path / "large", [(s, True) for s in range(2, 22)])
+    paired = compare_paths([small, large]).to_json()["paired"]
+    assert paired["n_shared_seeds"] == 2 and paired["used"] is True  # 2 of the small set's 4 seeds are shared
+    assert compare_paths([large, small]).to_json()["paired"]["used"] is True
