@@ -60,3 +60,10 @@ def test_identifiers_with_quotes_are_escaped(ds):
     cat = catalog_for(ds, plugin_host=PluginHost(load_entry_points=False), materialize=False)
     weird = 'we"ird'
     assert cat.sql("SELECT 1 AS " + _q(weird)).columns == [weird]
+
+
+def test_views_have_their_documented_column_names(ds):
+    cat = catalog_for(ds, plugin_host=PluginHost(load_entry_points=False), materialize=False)
+    assert cat.sql("SELECT * FROM tasks").columns == ["task_index", "task"]  # DuckDB matches names case-blind
+    cols = cat.sql("SELECT * FROM episodes").columns
+    assert {"episode_index", "length", "duration_s", "tasks", "task", "dataset_from_index", "dataset_to_index"} <= set(cols)
