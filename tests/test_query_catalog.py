@@ -38,6 +38,7 @@ class _Failing:
     @hookimpl
     def studio_catalog_views(self, dataset, project):
         return [("ok_view", lambda c: pd.DataFrame({"x": [1, 2]})),
+                ("from_catalog", lambda c: c.df("SELECT count(*) AS n FROM episodes")),  # gets the catalog
                 ("bad_view", lambda c: c.df("SELECT * FROM no_such_table"))]
 
 
@@ -53,6 +54,7 @@ def test_failing_plugin_view_is_reported_under_its_plugin_and_dropped(ds):
     with pytest.raises(QueryError):
         cat.sql("SELECT * FROM bad_view")
     assert cat.sql("SELECT sum(x) AS s FROM ok_view").df["s"][0] == 3
+    assert cat.sql("SELECT n FROM from_catalog").df["n"][0] == 2
 
 
 def test_identifiers_with_quotes_are_escaped(ds):
