@@ -25,3 +25,15 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
             last = exc
         time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer: {last}")
+
+
+def handler(demo, elem_id: str, event: str = "click"):
+    """The Python function Gradio runs first when `event` fires on the component `elem_id`
+    (the panel's own callback, guards included: call it as the browser would)."""
+    for fn in demo.fns.values():
+        if getattr(fn, "trigger_after", None) is not None:
+            continue  # a .then() step
+        for block_id, ev in fn.targets:
+            if ev == event and getattr(demo.blocks.get(block_id), "elem_id", None) == elem_id:
+                return fn.fn
+    raise LookupError(f"no {event} handler on #{elem_id}")

@@ -67,7 +67,31 @@ def test_compare_panel_plays_a_seed_side_by_side(novice_expert, project, serve_a
     text = " ".join(status.inner_text().split())
     assert f"A {novice.name} episode 1" in text and f"B {expert.name} episode 1" in text, text
     page.wait_for_selector("#compare-viewer canvas", state="attached", timeout=60_000)
-    assert list((project.home / "cache" / "playback").glob("*.rrd"))  # one recording of both episodes
+    (rrd,) = (project.home / "cache" / "playback").glob("*.rrd")
+    assert_one_recording_of_both(rrd, [(f"A_{novice.name}", novice, 1), (f"B_{expert.name}", expert, 1)])
     assert not page.console_errors.errors(), page.console_errors
     if os.environ.get("STUDIO_SCREENSHOTS"):
         page.screenshot(path=os.path.join(os.environ["STUDIO_SCREENSHOTS"], "compare.png"), full_page=True)
+
+
+def assert_one_recording_of_both(rrd: Path, parts) -> None:
+    """`rrd` holds each (label, rollout set, episode)'s actions, value for value, on one timeline."""
+    import numpy as np
+    import pyarrow.parquet as pq
+    import rerun as rr
+
+    from studio.datasets import element_names, open_dataset
+
+    rec = rr.dataframe.load_recording(str(rrd))
+    ents = {c.entity_path for c in rec.schema().component_columns()}
+    for label, root, episode in parts:
+        ds = open_dataset(root)
+        names = element_names(ds.features["action"])
+        table = pq.read_table(next((root / "data").rglob("*.parquet")), filters=[("episode_index", "=", episode)])
+        expected = np.asarray(table.column("action").to_pylist())
+        assert {f"/{label}/action/{n}" for n in names} <= ents, (label, sorted(ents)[:20])
+        got = rec.view(index="frame_index", contents=f"/{label}/action/**").select().read_all()
+        assert got.column("frame_index").to_pylist() == list(range(len(expected)))
+        for i, n in enumerate(names):
+            vals = [v[0] for v in got.column(f"/{label}/action/{n}:Scalars:scalars").to_pylist()]
+            assert np.allclose(vals, expected[:, i], atol=1e-5), (label, n)

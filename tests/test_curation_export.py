@@ -158,11 +158,71 @@ def test_push_to_hub_offline_is_one_sentence(video_ds, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(StudioError, match="HF_HUB_OFFLINE"):
         ex.push_to_hub(out, "someone/curated")
-    monkeypatch.delenv("HF_HUB_OFFLINE")
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: like being offline
-    with pytest.raises(StudioError) as err:
-        ex.push_to_hub(out, "someone/curated")
-    assert "\n" not in err.value.sentence()
+
+
+# huggingface_hub reads HF_ENDPOINT once, at import: each push runs in a fresh interpreter.
+PUSH = """
+import sys
+from studio.curation.export import push_to_hub
+from studio.errors import StudioError
+try:
+    push_to_hub(sys.argv[1], "someone/curated")
+except StudioError as exc:
+    print("SENTENCE", exc.sentence())
+    sys.exit(2)
+print("PUSHED")
+"""
+
+
+def _push_in_fresh_process(out: Path, endpoint: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "HF_TOKEN")}
+    env.update(HF_ENDPOINT=endpoint, HF_HOME=str(out.parent / "hf-home"), HF_HUB_DISABLE_TELEMETRY="1")
+    return subprocess.run([sys.executable, "-c", PUSH, str(out)], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_push_to_an_unreachable_hub_is_one_sentence(video_ds, tmp_path):
+    from helpers import free_port
+
+    out = ex.export_episodes(video_ds, [0], tmp_path / "push")
+    proc = _push_in_fresh_process(out, f"http://127.0.0.1:{free_port()}")  # nothing listens: like being offline
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("SENTENCE")]
+    assert "cannot reach the Hugging Face Hub" in line and str(out) in line
+    assert "Traceback" not in proc.stderr
+
+
+def test_push_goes_to_the_configured_endpoint_and_a_refusal_is_one_sentence(video_ds, tmp_path):
+    import http.server
+    import threading
+
+    seen: list[tuple[str, str]] = []
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def _refuse(self):
+            seen.append((self.command, self.path))
+            body = b'{"error": "Invalid credentials"}'
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PUT = do_HEAD = _refuse
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        out = ex.export_episodes(video_ds, [0], tmp_path / "push")
+        proc = _push_in_fresh_process(out, f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert ("POST", "/api/repos/create") in seen  # huggingface_hub used HF_ENDPOINT, not the real Hub
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("SENTENCE")]
+    assert "the Hub refused the upload" in line
 
 
 def test_lerobot_train_runs_on_export(tmp_path):

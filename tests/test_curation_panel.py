@@ -51,11 +51,14 @@ def test_curate_panel_filter_tag_save_export(project, serve_app, page, tmp_path)
     box = plot.bounding_box()
     page.mouse.move(box["x"] + 2, box["y"] + 2)
     page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=8)
-    page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] - 2, steps=8)
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.3, steps=8)
+    page.mouse.move(box["x"] + box["width"] - 2, box["y"] + box["height"] * 0.5, steps=8)  # the upper half
     page.mouse.up()
     page.wait_for_function(
         "() => (document.querySelector('#curate-where textarea') || {}).value.includes('BETWEEN')", timeout=20_000)
+    picked = box_episodes(project, ds, page.locator("#curate-where textarea").input_value())
+    assert 0 < len(picked) < 12  # the box splits the episodes by jerk
+    page.locator("#curate-summary").get_by_text(f"{len(picked)} of 12 episodes").wait_for()
     page.locator("#curate-where textarea").fill("quality_pct > 50")
     page.click("#curate-apply")
     page.locator("#curate-summary").get_by_text("6 of 12 episodes").wait_for()
@@ -82,3 +85,17 @@ def test_curate_panel_filter_tag_save_export(project, serve_app, page, tmp_path)
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["episodes"] == 6 and prov["selection"]["predicate"] == "quality_pct > 50"
     assert not page.console_errors.errors(), page.console_errors
+
+
+def box_episodes(project, ds, predicate: str) -> list[int]:
+    """Episodes inside the box the predicate names, from the metric values themselves."""
+    import re
+
+    from studio.curation.score import scored_metrics
+
+    m = re.fullmatch(r'"(\w+)" BETWEEN (\S+) AND (\S+) AND "(\w+)" BETWEEN (\S+) AND (\S+)', predicate)
+    assert m, predicate
+    x, x0, x1, y, y0, y1 = m.groups()
+    df = scored_metrics(ds, project).df
+    inside = df[x].between(float(x0), float(x1)) & df[y].between(float(y0), float(y1))
+    return sorted(df.loc[inside, "episode_index"].astype(int))

@@ -64,9 +64,48 @@ def test_ground_truth_is_beside_not_inside_the_dataset(demo_world):
     assert len(labels) == 24 and set(labels.operator) == {"expert", "careful", "novice", "distracted"}
     assert labels.groupby("operator").skill.first()["expert"] > labels.groupby("operator").skill.first()["novice"]
     root = demo_path(demo_world)
-    text = "".join(p.read_text() for p in (root / "meta").glob("*.json"))
-    assert "operator" not in text and "expert" not in text and "novice" not in text
+    files = [p for p in root.rglob("*") if p.is_file()]
+    assert sum(p.suffix == ".parquet" for p in files) >= 3  # data, episodes, tasks, sim poses
+    assert not leaked_labels(files, labels), "the hidden ground truth leaks into the dataset"
     assert not (root / "demo_labels.csv").exists()
+
+
+LEAK_WORDS = ("operator", "skill", "expert", "careful", "novice", "distracted")
+
+
+def leaked_labels(files, labels) -> list[str]:
+    """Every place in `files` that names a label or carries the skill / operator column."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    found = []
+    skill = labels.sort_values("episode_index").skill.to_numpy(dtype=float)
+    for path in files:
+        raw = path.read_bytes().lower()
+        found += [f"{path}: bytes contain {w!r}" for w in LEAK_WORDS if w.encode() in raw]
+        if path.suffix != ".parquet":
+            continue
+        table = pq.read_table(path)
+        meta = b" ".join(k + b" " + v for k, v in (table.schema.metadata or {}).items()).lower()
+        found += [f"{path}: schema metadata names {w!r}" for w in LEAK_WORDS if w.encode() in meta]
+        for name in table.column_names:
+            found += [f"{path}: column {name!r}" for w in LEAK_WORDS if w in name.lower()]
+            col = table.column(name)
+            if "string" in str(col.type) or "dictionary" in str(col.type):
+                text = " ".join(map(str, col.to_pylist())).lower()
+                found += [f"{path}: {name!r} values name {w!r}" for w in LEAK_WORDS if w in text]
+        # a per-episode column equal to the skill hides the label as a number
+        if "episode_index" in table.column_names and table.num_rows == len(skill):
+            order = np.argsort(table.column("episode_index").to_numpy())
+            for name in table.column_names:
+                try:
+                    vals = np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=float)[order]
+                except (TypeError, ValueError):
+                    continue
+                if vals.shape == skill.shape and np.allclose(vals, skill):
+                    found.append(f"{path}: column {name!r} equals the hidden skill")
+    return found
+
 
 
 def test_build_is_idempotent(demo_world):

@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from studio import jobs
+
+
+def live_group_members(pgid: int) -> list[int]:
+    """Pids of the process group that are still running (zombies are dead)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(stat.parent.name))
+    return pids
 
 
 def _progress(page) -> tuple[int, str]:
@@ -20,14 +34,14 @@ def test_panel_starts_a_job_and_shows_progress_advancing(project, serve_app, pag
     page.goto(url + "?panel=Train")
     page.locator("#train-submit").wait_for(state="visible")
     steps = page.locator("#train-steps input")
-    steps.fill("2000")
+    steps.fill("100000")  # far more than the test waits for: only a cancel ends it
     page.locator("#train-batch input").fill("4")
     page.locator("#train-save-freq input").fill("500")
     page.locator("#train-submit").click()
     page.locator("#train-message").get_by_text(re.compile(r"Queued job \d+")).wait_for(timeout=30_000)
 
     (job,) = jobs.list_jobs(project)
-    assert job.spec["steps"] == 2000 and job.spec["dataset"].endswith("reach")
+    assert job.spec["steps"] == 100000 and job.spec["dataset"].endswith("reach")
     page.wait_for_function(
         "() => { const b = document.querySelector('#train-progress-bar');"
         " return b && Number(b.dataset.step) > 0; }", timeout=150_000)
@@ -48,7 +62,10 @@ def test_panel_starts_a_job_and_shows_progress_advancing(project, serve_app, pag
     page.locator("#train-job input").press("Enter")
 
     # cancel from the panel: the trainer's process group is stopped
+    running = jobs.get_job(project, job.id)
+    assert running.state == jobs.RUNNING and running.pgid and live_group_members(running.pgid)
     page.locator("#train-cancel").click()
     page.locator("#train-message").get_by_text(re.compile(r"cancelled")).wait_for(timeout=30_000)
-    assert jobs.get_job(project, job.id).state in (jobs.CANCELLED, jobs.SUCCEEDED)
+    assert jobs.get_job(project, job.id).state == jobs.CANCELLED
+    assert not live_group_members(running.pgid), "the trainer's processes outlived the cancel"
     assert not page.console_errors.errors()

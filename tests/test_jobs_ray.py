@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from studio import jobs
@@ -61,12 +62,91 @@ def test_job_runs_on_ray_and_returns_artifacts_to_the_project(project, tmp_path,
     cks = jobs.list_checkpoints(project, job_id=job.id)
     assert [c.step for c in cks] == [4, 8]
     assert json.loads((cks[-1].pretrained_dir / "config.json").read_text())["type"] == "diffusion"
-    for c in cks:  # the checkpoints now live in the project's job folder, pointing at local paths
+    for c in cks:  # the checkpoints now live in the project's job folder
         assert Path(c.path).is_relative_to(job.folder) and c.exists
-        cfg = json.loads((c.pretrained_dir / "train_config.json").read_text())
-        assert cfg["output_dir"] == str(job.output_dir) and cfg["dataset"]["root"] == str(ds)
-    assert all(str(job.output_dir) in r["path"] for r in jobs.read_metrics(job.metrics_path)
-               if r["kind"] == "checkpoint")
+    # the weights were trained on the worker, in its own folder, and shipped back: they load,
+    # and differ between steps 4 and 8 (a faked or copied checkpoint would not)
+    log = job.log_path.read_text()
+    remote = log.split("running on a Ray worker in ", 1)[1].split()[0]
+    assert not Path(remote).is_relative_to(job.folder) and not Path(remote).exists()  # the worker cleaned up
+    w4, w8 = (_weights(c.pretrained_dir) for c in cks)
+    assert w4.keys() == w8.keys() and len(w4) > 10
+    assert any(not np.array_equal(w4[k], w8[k]) for k in w4)
+    assert all(np.isfinite(v).all() for v in w8.values())
+    for c in cks:
+        state = json.loads((Path(c.path) / "training_state" / "training_step.json").read_text())
+        assert state["step"] == c.step
+
+
+def _weights(pretrained_dir: Path) -> dict:
+    from safetensors.numpy import load_file
+
+    return load_file(str(pretrained_dir / "model.safetensors"))
+
+
+def _trainers_in(folder: str) -> list[int]:
+    """Pids of live trainer processes whose command line names `folder` (the worker's job dir)."""
+    pids = []
+    for cmd in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmd.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (cmd.parent / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if "studio.jobs.train_entry" in text and folder in text and state != "Z":
+            pids.append(int(cmd.parent.name))
+    return pids
+
+
+def _raw_steps(job) -> list[int]:
+    """Every step record in the order written (a resumed run appends after the cancelled one)."""
+    return [int(r["step"]) for r in jobs.read_metrics(job.metrics_path) if r.get("kind") == "step"]
+
+
+def _until(pred, sup, timeout: float = 240.0):
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        sup.tick()
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.5)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.mark.slow  # two Ray trainer launches: ~3 min on 2 busy cores
+def test_ray_job_cancels_on_the_worker_and_resumes_from_its_checkpoint(project, tmp_path, ray_cluster):
+    from studio.jobs.executor import Supervisor, process_alive
+    from studio.synthetic import write_synthetic_dataset
+
+    ds = write_synthetic_dataset(tmp_path / "reach", episodes=2, frames=30, environment_state=True)
+    project.set_setting("ray.address", ray_cluster)
+    spec = jobs.validate(project, dataset=str(ds), policy="act", steps=100_000, batch_size=4, save_freq=3)
+    job = jobs.submit(project, spec, backend="ray")
+    sup = Supervisor(project)
+    _until(lambda: jobs.list_checkpoints(project, job_id=job.id), sup)
+    running = jobs.get_job(project, job.id)
+    remote = _until(lambda: "running on a Ray worker in " in running.log_path.read_text(), sup) and \
+        running.log_path.read_text().split("running on a Ray worker in ", 1)[1].split()[0]
+    assert running.state == jobs.RUNNING and _trainers_in(remote)
+
+    cancelled = jobs.cancel(project, job.id)
+    assert cancelled.state == jobs.CANCELLED and not process_alive(running.pid, running.proc_start)
+    _until(lambda: not _trainers_in(remote), sup, timeout=60)  # the trainer on the worker stopped
+    last = max(c.step for c in jobs.list_checkpoints(project, job_id=job.id))
+    done = _raw_steps(job)
+
+    resumed = jobs.resume(project, job.id)
+    assert resumed.state == jobs.QUEUED and resumed.resumes == 1
+    _until(lambda: len(_raw_steps(job)) > len(done) + 2, sup)
+    again = jobs.get_job(project, job.id)
+    assert again.state == jobs.RUNNING and again.pid != running.pid
+    new = _raw_steps(job)[len(done):]
+    assert new[0] == last + 1 and new == list(range(last + 1, last + 1 + len(new)))  # from the checkpoint on
+    assert "running on a Ray worker" in again.log_path.read_text().split("resum", 1)[-1]
+    assert jobs.cancel(project, job.id).state == jobs.CANCELLED
 
 
 @pytest.mark.parametrize("filters", [True, False], ids=["extraction-filters", "python-3.11.2-no-filters"])

@@ -209,6 +209,31 @@ def test_recording_cache_is_keyed_by_fingerprint_and_episode(ds_root, project):
     assert not c.cached and c.path != a.path
 
 
+def test_changed_dataset_gets_a_new_recording_with_the_new_values(ds_root, project, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from studio.playback import cached_recording
+
+    root = tmp_path / "edited"
+    shutil.copytree(ds_root, root)
+    old = cached_recording(project, [(root, 0)])
+    assert cached_recording(project, [(root, 0)]).cached
+    data = root / "data/chunk-000/file-000.parquet"
+    table = pq.read_table(data)
+    action = np.asarray(table.column("action").to_pylist(), dtype=np.float32)
+    action[:, 5] = 100.0 + np.arange(len(action))  # the gripper curve becomes a ramp
+    col = pa.array(list(action), type=table.schema.field("action").type)
+    pq.write_table(table.set_column(table.column_names.index("action"), "action", col), data)
+
+    new = cached_recording(project, [(root, 0)])
+    assert not new.cached and new.path != old.path and old.path.is_file()
+    _, vals = _column(_load(new.path), "/episode_0/action/**", "/episode_0/action/gripper.pos:Scalars:scalars")
+    assert np.allclose([v[0] for v in vals], 100.0 + np.arange(LENGTHS[0]))
+    _, stale = _column(_load(old.path), "/episode_0/action/**", "/episode_0/action/gripper.pos:Scalars:scalars")
+    assert not np.allclose([v[0] for v in stale], 100.0 + np.arange(LENGTHS[0]))
+
+
 def test_bad_episode_is_one_sentence(ds_root, tmp_path):
     from studio.errors import StudioError
     from studio.playback import write_recording

@@ -1,0 +1,103 @@
+"""The Train panel's buttons, called as Gradio calls them (the panel's own handlers on a real
+project, real trainers): cancel, resume from a checkpoint, retry, the pre-train → post-train
+pipeline and evaluate, each with the message the user sees."""
+
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+import pytest
+from helpers import handler
+
+from studio import jobs
+
+
+def _until(pred, timeout: float = 240.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.3)
+    raise AssertionError("condition not met in time")
+
+
+def _steps(job) -> list[int]:
+    """Every step record in the order written (a resumed run appends after the cancelled one)."""
+    return [int(r["step"]) for r in jobs.read_metrics(job.metrics_path) if r.get("kind") == "step"]
+
+
+@pytest.fixture
+def train_panel(project):
+    from panels import train
+    from panels.registry import AppContext
+    from studio.plugins import host
+
+    with gr.Blocks() as demo:
+        train.build(AppContext(project=project, plugins=host()))
+    yield demo
+    for j in jobs.list_jobs(project, states=[jobs.QUEUED, jobs.RUNNING]):  # leave no trainer behind
+        jobs.cancel(project, j.id, grace_s=5)
+
+
+def test_train_panel_cancel_resume_retry(project, train_panel, tmp_path):
+    from studio.synthetic import write_synthetic_dataset
+
+    ds = write_synthetic_dataset(tmp_path / "reach", episodes=2, frames=30, environment_state=True)
+    submit, cancel, resume, retry = (handler(train_panel, f"train-{b}") for b in ("submit", "cancel", "resume", "retry"))
+    req = gr.Request()
+
+    msg, jid = submit(str(ds), "act", 100_000, 4, 0, "cpu", 1000, 2, "", "local", req)
+    assert msg.startswith(f"Queued job {jid}:")
+    job = _until(lambda: jobs.list_checkpoints(project, job_id=jid) and jobs.get_job(project, jid))
+    with pytest.raises(gr.Error, match=f"job {jid}.*only interrupted, failed or cancelled jobs resume"):
+        resume(jid)  # a running job does not resume
+
+    assert cancel(jid) == f"Job {jid} cancelled: now cancelled."
+    assert jobs.get_job(project, jid).state == jobs.CANCELLED
+    last = int(jobs.get_job(project, jid).last_checkpoint().name)  # the newest checkpoint on disk
+    done = len(_steps(job))
+
+    assert resume(jid).startswith(f"Job {jid} resumed: now ")
+    assert jobs.get_job(project, jid).resumes == 1
+    new = _until(lambda: _steps(job)[done:][:3] if len(_steps(job)) >= done + 3 else None)
+    assert new == [last + 1, last + 2, last + 3]  # training continued from the checkpoint
+    assert cancel(jid) == f"Job {jid} cancelled: now cancelled."
+
+    assert retry(jid).startswith(f"Job {jid} queued again: now ")
+    again = jobs.get_job(project, jid)
+    assert again.attempt == 2 and again.state in (jobs.QUEUED, jobs.RUNNING)
+    assert cancel(jid) == f"Job {jid} cancelled: now cancelled."
+    with pytest.raises(gr.Error, match="only queued or running jobs can be cancelled"):
+        cancel(jid)
+
+
+def test_train_panel_pipeline_and_evaluate_messages(project, train_panel, tmp_path):
+    from studio.synthetic import write_synthetic_dataset
+
+    pre = write_synthetic_dataset(tmp_path / "all", episodes=2, frames=30, environment_state=True)
+    post = write_synthetic_dataset(tmp_path / "curated", episodes=2, frames=30, environment_state=True, seed=3)
+    pipeline, evaluate = handler(train_panel, "train-pipeline"), handler(train_panel, "train-evaluate")
+    req = gr.Request()
+
+    with pytest.raises(gr.Error, match="Pick the curated selection"):
+        pipeline(str(pre), "", "act", 100_000, 50, 4, 0, "cpu", 1000, 0, "local", req)
+    assert not jobs.list_jobs(project)  # nothing queued
+    msg, first = pipeline(str(pre), str(post), "act", 100_000, 50, 4, 0, "cpu", 1000, 0, "local", req)
+    (pipe,) = jobs.list_pipelines(project)
+    a, b = pipe.jobs
+    assert first == a.id and msg.startswith(f"Queued pipeline {pipe.id}: job {a.id} (pre-train) then job {b.id}")
+    assert (a.stage, b.stage, b.depends_on) == (1, 2, a.id)
+    assert a.spec["dataset"] == str(pre) and b.spec["dataset"] == str(post) and a.spec["steps"] == 100_000
+    assert b.spec["steps"] == 50 and b.spec["init_from"] == f"job:{a.id}"
+    assert jobs.get_job(project, b.id).state == jobs.QUEUED  # waits for stage 1
+    jobs.cancel(project, a.id, grace_s=5)
+    stage2 = _until(lambda: (j := jobs.get_job(project, b.id)).state != jobs.QUEUED and j, timeout=30)
+    assert stage2.state == jobs.CANCELLED and f"job {a.id}" in stage2.error
+
+    with pytest.raises(gr.Error, match="Enter a checkpoint id"):
+        evaluate(0, 1, 1, req)
+    with pytest.raises(gr.Error, match="9999") as err:
+        evaluate(9999, 1, 1, req)
+    assert "\n" not in str(err.value) and "Traceback" not in str(err.value)
