@@ -17,7 +17,7 @@ EXPECTED_2 = ["You ran your first query", "You played episode", "Selection 'smoo
 def _fresh_copy(demo_world, tmp_path):
     """The shared demo world is read-only: the newcomer works in a copy (with a fresh studio.db)."""
     home = tmp_path / "home"
-    shutil.copytree(demo_world.home, home, ignore=shutil.ignore_patterns("studio.db*", "cache", "workspaces"))
+    shutil.copytree(demo_world.home, home, ignore=shutil.ignore_patterns("studio.db*", "studio.json", "backups", "cache", "workspaces"))
     return open_project(home)
 
 

@@ -85,7 +85,7 @@ def test_guided_workspaces_3_to_5_end_to_end(demo_world, tmp_path, monkeypatch):
 
     monkeypatch.setenv("MUJOCO_GL", "osmesa")
     home = tmp_path / "home"
-    shutil.copytree(demo_world.home, home, ignore=shutil.ignore_patterns("studio.db*", "cache", "workspaces"))
+    shutil.copytree(demo_world.home, home, ignore=shutil.ignore_patterns("studio.db*", "studio.json", "backups", "cache", "workspaces"))
     project = open_project(home)
 
     def session(name, add=None, **small):
