@@ -25,3 +25,30 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
             last = exc
         time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer: {last}")
+
+
+def coloured_pixels(png: bytes, min_chroma: int = 40) -> int:
+    """Pixels of a PNG screenshot that are coloured, not grey: max(r, g, b) − min(r, g, b) ≥
+    `min_chroma`. An empty Rerun view (dark background, grey grid lines, grey/white text)
+    has a few hundred at most; curves, video frames and 3D geoms have thousands."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+    return int(((rgb.max(axis=2) - rgb.min(axis=2)) >= min_chroma).sum())
+
+
+def changed_pixels(png_a: bytes, png_b: bytes, min_delta: int = 40) -> int:
+    """Pixels that differ by ≥ `min_delta` in some channel between two same-size screenshots."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(Image.open(io.BytesIO(png_a)).convert("RGB"), dtype=np.int16)
+    b = np.asarray(Image.open(io.BytesIO(png_b)).convert("RGB"), dtype=np.int16)
+    if a.shape != b.shape:
+        return a.shape[0] * a.shape[1]
+    return int((np.abs(a - b).max(axis=2) >= min_delta).sum())

@@ -41,6 +41,7 @@ def default_blueprint(layouts: Sequence[EpisodeLayout]):
         root = episode_container(layouts[0])
     else:
         root = rrb.Horizontal(*[episode_container(lay, compact=True) for lay in layouts])
-    # The time panel stays open: it is the play button.
+    # The time panel stays open: it is the play button. Playback opens at frame 0.
     return rrb.Blueprint(root, rrb.BlueprintPanel(state="collapsed"), rrb.SelectionPanel(state="collapsed"),
-                         rrb.TimePanel(state="expanded", timeline="frame_index", fps=float(layouts[0].fps)))
+                         rrb.TimePanel(state="expanded", timeline="frame_index", fps=float(layouts[0].fps),
+                                       sequence_cursor=0))

@@ -38,7 +38,7 @@ from studio.errors import DatasetError, StudioError
 log = logging.getLogger("studio.playback")
 
 # Bump when what a recording contains changes (invalidates cached recordings).
-FORMAT = 1
+FORMAT = 2
 INDEX_COLUMNS = {"timestamp", "frame_index", "episode_index", "index", "task_index"}
 NUMERIC = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
            "uint64", "bool"}
