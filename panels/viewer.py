@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
+
 # The viewer's own top bar ("Waiting for logging data…", the recordings menu) and blueprint
 # tree are noise inside a panel; the time panel is the play button, so it stays.
 PANEL_STATES = {"top": "hidden", "blueprint": "collapsed", "selection": "collapsed", "time": "expanded"}
@@ -50,20 +52,37 @@ def rerun_viewer(*, elem_id: str = "rerun-viewer", height: int | str = HEIGHT, v
     """A viewer slot (a `gr.State`): every value sent to it is drawn by a new viewer.
 
     Send it `viewer_value(recording)` (or None to clear). Inside a Blocks context."""
-    import gradio as gr
-
     kwargs.pop("visible", None)  # nothing is shown until there is something to play
     slot = gr.State(value)
 
-    @gr.render(inputs=[slot], triggers=[slot.change], show_progress="hidden")
-    def _draw(v):
-        files = viewer_files(v)
+    @gr.render(inputs=[slot], show_progress="hidden")  # on page load and on every new value
+    def _draw(v, request: gr.Request):
+        files = served_urls(viewer_files(v), request)
         if not files:
             gr.HTML(f"<div style='{EMPTY_STYLE}'>{empty}</div>", elem_id=f"{elem_id}-empty")
             return
         rerun_component(files, elem_id=elem_id, height=height, label=label, **kwargs)
 
     return slot
+
+
+def served_urls(files: list[str], request: Any) -> list[str]:
+    """The app's URLs of these files: the viewer opens a URL itself (an HTTP recording opens
+    at the blueprint's time cursor), while a file handed over by gradio-rerun is pushed into
+    its channel like a live stream and the viewer follows it to the last frame."""
+    from gradio import route_utils
+
+    if request is None or not files or getattr(request, "request", None) is None:
+        return files
+    try:
+        req = request.request
+        root = route_utils.get_root_url(req, route_utils.get_api_call_path(req), req.scope.get("root_path") or None)
+    except Exception:  # noqa: BLE001 - no usable request: gradio-rerun serves the files itself
+        return files
+    from urllib.parse import quote
+
+    return [f if f.startswith(("http://", "https://")) else f"{root}/gradio_api/file={quote(str(Path(f).resolve()))}"
+            for f in files]
 
 
 def viewer_files(value: Any) -> list[str]:
