@@ -38,10 +38,13 @@ EMPTY_STYLE = ("min-height:96px;display:flex;align-items:center;justify-content:
 
 
 def rerun_component(files: list[str] | None, *, elem_id: str = "rerun-viewer", height: int | str = HEIGHT,
-                    label: str | None = None, **kwargs: Any):
-    """One gradio-rerun viewer showing `files` (create it inside a Blocks or render context)."""
+                    label: str | None = None, request: Any = None, **kwargs: Any):
+    """One gradio-rerun viewer showing `files` (create it inside a Blocks or render context;
+    inside an event, e.g. a `gr.render`, the files are opened by their URL: see served_urls)."""
     from gradio_rerun import Rerun
 
+    if files:
+        files = served_urls(viewer_files(files), request if request is not None else _current_request())
     return Rerun(value=files, height=height, elem_id=elem_id, label=label, show_label=label is not None,
                  panel_states=kwargs.pop("panel_states", PANEL_STATES), **kwargs)
 
@@ -57,13 +60,19 @@ def rerun_viewer(*, elem_id: str = "rerun-viewer", height: int | str = HEIGHT, v
 
     @gr.render(inputs=[slot], show_progress="hidden")  # on page load and on every new value
     def _draw(v, request: gr.Request):
-        files = served_urls(viewer_files(v), request)
+        files = viewer_files(v)
         if not files:
             gr.HTML(f"<div style='{EMPTY_STYLE}'>{empty}</div>", elem_id=f"{elem_id}-empty")
             return
-        rerun_component(files, elem_id=elem_id, height=height, label=label, **kwargs)
+        rerun_component(files, elem_id=elem_id, height=height, label=label, request=request, **kwargs)
 
     return slot
+
+
+def _current_request():
+    from gradio.context import LocalContext
+
+    return LocalContext.request.get(None)
 
 
 def served_urls(files: list[str], request: Any) -> list[str]:
