@@ -56,8 +56,12 @@ def main() -> None:
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1440, "height": 900})
-            page.set_default_timeout(240_000)
+            def new_page():
+                pg = browser.new_page(viewport={"width": 1440, "height": 900})
+                pg.set_default_timeout(240_000)
+                return pg
+
+            page = new_page()
             if not want or "datasets" in want:
                 page.goto(url + "?panel=Datasets&dataset=" + quote(str(project.datasets_dir / "demos")))
                 page.locator("#datasets-overview").get_by_text("demos").first.wait_for()
@@ -71,6 +75,8 @@ def main() -> None:
                 page.locator("#datasets-camera-note").get_by_text("missing").first.wait_for()
                 save(page, out, "viewer-datasets-28-joints", "#datasets-viewer")
             if not want or "rollouts" in want:
+                page.close()
+                page = new_page()  # one page per section: swiftshader pages are heavy
                 page.goto(url + "?panel=Rollouts")
                 page.locator("#rollouts-target input").click()
                 page.get_by_role("option", name="rollouts · ckpt-a", exact=False).click()
@@ -82,6 +88,8 @@ def main() -> None:
                 page.locator("#rollouts-download").get_by_text("_vs_").first.wait_for()
                 save(page, out, "viewer-rollouts-side-by-side", "#rollouts-viewer")
             if not want or "workspaces" in want:
+                page.close()
+                page = new_page()
                 page.goto(url + "?panel=Workspaces&workspace=watch")
                 page.locator("#ws-cell-1-run").click()
                 save(page, out, "viewer-workspace-cell", "#ws-cell-1-out-0")
