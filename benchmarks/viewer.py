@@ -65,11 +65,11 @@ def main() -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from urllib.parse import quote
 
-    from playwright.sync_api import sync_playwright
-
     from conftest import CHROMIUM, CHROMIUM_ARGS
-    from studio.playback.cache import clear
+    from playwright.sync_api import sync_playwright
     from viewer_world import build_world, serve
+
+    from studio.playback.cache import clear
 
     tmp = Path(tempfile.mkdtemp(prefix="viewer-bench-"))
     t0 = time.perf_counter()

@@ -22,7 +22,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 def save(page, out: Path, name: str, selector: str) -> None:
     from PIL import Image
-
     from viewer import wait_drawn
 
     wait_drawn(page, selector, None)
@@ -42,9 +41,8 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    from playwright.sync_api import sync_playwright
-
     from conftest import CHROMIUM, CHROMIUM_ARGS
+    from playwright.sync_api import sync_playwright
     from viewer_world import build_world, serve
 
     project = build_world(Path(tempfile.mkdtemp(prefix="viewer-shots-")) / "home", frames=120)

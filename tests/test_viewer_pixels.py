@@ -8,8 +8,8 @@ import json
 import time
 
 import pytest
-
 from helpers import changed_pixels, coloured_pixels, free_port, wait_http
+
 from studio.synthetic import write_synthetic_dataset
 
 DRAWN = 2500  # coloured pixels: a drawn view has > 5,000 (thin curves on light grey); an empty one < 500
@@ -90,7 +90,7 @@ def wait_drawn(page, selector: str, previous: bytes | None = None, timeout: floa
 
 
 def test_rollouts_consecutive_plays_each_draw(served, page):
-    project, url = served
+    _project, url = served
     open_panel(page, url, "Rollouts", "#rollouts-target input")
     page.locator("#rollouts-target input").click()
     page.get_by_role("option", name="rollouts · ckpt-a", exact=False).click()
@@ -173,7 +173,7 @@ def test_curate_and_compare_consecutive_plays_each_draw(served, page):
 
 
 def test_workspace_playback_cells_each_draw(served, page):
-    project, url = served
+    _project, url = served
     page.set_default_timeout(90_000)
     page.goto(url + "?panel=Workspaces&workspace=watch")
     page.locator("#ws-cell-1-run").wait_for(timeout=240_000)

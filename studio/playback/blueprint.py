@@ -7,7 +7,7 @@ with the same layout. Playback opens at frame 0."""
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from studio.playback.recording import EpisodeLayout
 
