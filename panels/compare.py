@@ -130,7 +130,7 @@ def build(ctx: AppContext) -> None:
         seed = gr.Dropdown(choices=[], label="Seed", elem_id="compare-seed", scale=2)
         play = gr.Button("▶ Play side by side", elem_id="compare-play", scale=1)
     play_status = gr.Markdown(elem_id="compare-play-status")
-    viewer = rerun_viewer(elem_id="compare-viewer", height=560, visible=False)
+    viewer = rerun_viewer(elem_id="compare-viewer", empty="Choose a seed and press ▶ Play side by side.")
     state = gr.State({})
 
     def _grid_outputs(comp: cmp.Comparison, i: int):
@@ -181,7 +181,7 @@ def build(ctx: AppContext) -> None:
         ob = b.episodes.loc[b.episodes["episode_index"] == eb, "outcome"].iloc[0]
         text = f"Seed **{s}**: A `{a.name}` episode {ea} ({oa}) beside B `{b.name}` episode {eb} ({ob})"
         notes = notes_markdown(rec)
-        return gr.update(value=str(s)), text + ("\n\n" + notes if notes else ""), gr.update(value=value, visible=True)
+        return gr.update(value=str(s)), text + ("\n\n" + notes if notes else ""), value
 
     @guarded
     def do_play(seed_value, st, progress=gr.Progress()):

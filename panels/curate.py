@@ -270,7 +270,7 @@ def build(ctx: AppContext) -> None:
         play_note = gr.Markdown(elem_id="curate-play-note")
         from panels.viewer import rerun_viewer
 
-        viewer = rerun_viewer(elem_id="curate-viewer", height=480)
+        viewer = rerun_viewer(elem_id="curate-viewer")
     gr.Markdown("### This selection vs the rest")
     compare = gr.Dataframe(interactive=False, elem_id="curate-compare")
     gr.Markdown("### Save and export")

@@ -197,6 +197,83 @@ def camera_view(ds, episode: int):
     return items, note
 
 
+def neighbour_episode(ds, episode: int, step: int) -> int:
+    """The episode `step` places from `episode` in index order (clamped to the first/last)."""
+    eps = sorted(int(e) for e in ds.episodes["episode_index"])
+    if not eps:
+        raise StudioError("dataset", "has no episodes")
+    if episode not in eps:
+        if step == 0:
+            raise StudioError(f"episode {episode}", f"is not in this dataset (episodes {eps[0]}–{eps[-1]})")
+        import bisect
+
+        i = bisect.bisect_left(eps, episode) - (1 if step < 0 else 0)
+        return eps[min(max(i, 0), len(eps) - 1)]
+    i = eps.index(episode) + step
+    return eps[min(max(i, 0), len(eps) - 1)]
+
+
+def cameras_markdown(ds, recording) -> str:
+    """Which cameras play, and which are missing and why (from the recording's notes)."""
+    keys = list(ds.video_keys()) + list(ds.image_keys())
+    if not keys:
+        return "This dataset has no cameras (no video or image features)."
+    from studio.playback.recording import _part
+
+    shown = {c.rsplit("/", 1)[-1] for lay in recording.episodes for c in lay.cameras}
+    present = [k for k in keys if _part(k) in shown]
+    missing = [k for k in keys if _part(k) not in shown]
+    lines = [f"**Cameras** playing: {', '.join(f'`{k}`' for k in present) or 'none'}"]
+    for k in missing:
+        why = next((n.split(": ", 1)[-1] for n in recording.notes if k in n), "not in this episode")
+        lines.append(f"- ⚠️ missing `{k}`: {why}")
+    return "\n".join(lines)
+
+
+def play_episode(ctx: AppContext, ds, episode: int):
+    """(viewer value, info markdown, cameras markdown) of one episode in the embedded viewer."""
+    from panels.viewer import show_episodes
+
+    value, rec = show_episodes(ctx.project, [(ds, episode)])
+    row = ds.episodes[ds.episodes["episode_index"] == episode].iloc[0]
+    tasks = ", ".join(row["tasks"]) if len(row["tasks"]) else "–"
+    start, end = ds.episode_bounds(episode)
+    n = int(row["length"])
+    info = (f"**Episode {episode}** · {n} frames · {n / ds.fps:.1f} s · task: {tasks} · frames [{start}, {end})"
+            f" · recording {'from the cache' if rec.cached else f'built in {rec.seconds:.2f} s'}")
+    return value, info, cameras_markdown(ds, rec)
+
+
+# Keyboard navigation of the Episode tab: ←/→ previous/next episode, space plays or pauses
+# the viewer (the key is handed to its canvas). Keys typed into fields are left alone.
+EPISODE_KEYS_JS = """
+() => {
+  if (window.__studioEpisodeKeys) return;
+  window.__studioEpisodeKeys = true;
+  const visible = (el) => el && el.offsetParent !== null;
+  window.addEventListener("keydown", (e) => {
+    const tab = document.querySelector("#datasets-tab-episode");
+    if (!visible(tab) || e.altKey || e.ctrlKey || e.metaKey) return;
+    const t = e.target;
+    if (t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
+    if (e.key === "ArrowLeft" || e.key === "ArrowRight") {
+      const btn = document.querySelector(e.key === "ArrowLeft" ? "#datasets-episode-prev" : "#datasets-episode-next");
+      if (btn) { e.preventDefault(); e.stopPropagation(); btn.click(); }
+    } else if (e.key === " ") {
+      const canvas = document.querySelector("#datasets-viewer canvas");
+      if (!canvas || t === canvas) return;  // the viewer handles its own key
+      e.preventDefault(); e.stopPropagation();
+      canvas.setAttribute("tabindex", canvas.getAttribute("tabindex") || "0");
+      canvas.focus();
+      for (const type of ["keydown", "keyup"]) {
+        canvas.dispatchEvent(new KeyboardEvent(type, {key: " ", code: "Space", keyCode: 32, bubbles: true}));
+      }
+    }
+  }, true);
+}
+"""
+
+
 # ----------------------------------------------------------------------------- UI
 
 
@@ -237,14 +314,18 @@ def build(ctx: AppContext) -> None:
         chart = gr.Plot(elem_id="datasets-chart-plot", label="Chart")
 
     with gr.Tab("Episode", elem_id="datasets-tab-episode"):
-        with gr.Row():
-            ep_num = gr.Number(label="Episode", value=0, precision=0, minimum=0, elem_id="datasets-episode")
-            ep_btn = gr.Button("Show episode", elem_id="datasets-show-episode")
+        from panels.viewer import rerun_viewer
+
+        with gr.Row(equal_height=True):
+            ep_prev = gr.Button("◀ Previous episode", size="sm", scale=1, elem_id="datasets-episode-prev")
+            ep_num = gr.Number(label="Episode", value=0, precision=0, minimum=0, scale=1, elem_id="datasets-episode")
+            ep_btn = gr.Button("▶ Play episode", variant="primary", scale=1, elem_id="datasets-show-episode")
+            ep_next = gr.Button("Next episode ▶", size="sm", scale=1, elem_id="datasets-episode-next")
+        gr.Markdown("<small>Keys: ← / → previous / next episode, space plays or pauses (outside text fields). "
+                    "Every camera's video plays in step with the state and action curves.</small>")
         ep_info = gr.Markdown("", elem_id="datasets-episode-info")
-        cameras = gr.Gallery(label="Cameras (middle of the episode)", columns=4, height="auto", elem_id="datasets-cameras",
-                             visible=False, object_fit="contain", show_label=True)
         cam_note = gr.Markdown("", elem_id="datasets-camera-note")
-        joints = gr.Plot(elem_id="datasets-joints", label="Joints: state (solid) and action (dashed)")
+        viewer = rerun_viewer(elem_id="datasets-viewer", empty="Open a dataset and press ▶ Play episode.")
 
     # ---------------------------------------------------------------- callbacks
     @guarded
@@ -296,22 +377,12 @@ def build(ctx: AppContext) -> None:
         return chart_figure(res.df)
 
     @guarded
-    def on_episode(src, ep):
+    def on_episode(src, ep, step=0, progress=gr.Progress()):
         ds = _ds(src)
-        ep = int(ep or 0)
-        start, end = ds.episode_bounds(ep)
-        cat = catalog(ctx, ds)
-        keys = [k for k in (ds.state_key, ds.action_key) if k]
-        arrays = cat.episode_arrays(ep, keys)
-        if len(arrays["timestamp"]) == 0:
-            raise StudioError(f"episode {ep}", "has no readable frames")
-        fig = joint_figure(ds, arrays)
-        items, note = camera_view(ds, ep)
-        row = ds.episodes[ds.episodes["episode_index"] == ep].iloc[0]
-        tasks = ", ".join(row["tasks"]) if len(row["tasks"]) else "–"
-        info = (f"**Episode {ep}** · {int(row['length'])} frames · {int(row['length']) / ds.fps:.1f} s · "
-                f"task: {tasks} · frames [{start}, {end})")
-        return info, gr.update(value=items, visible=bool(items)), note, fig
+        ep = neighbour_episode(ds, int(ep or 0), step)
+        progress(0.1, desc=f"Preparing episode {ep}")
+        value, info, note = play_episode(ctx, ds, ep)
+        return ep, info, note, value
 
     @guarded
     def on_select_row(src, df, evt: gr.SelectData):
@@ -332,9 +403,13 @@ def build(ctx: AppContext) -> None:
     next_btn.click(lambda *a: on_step(*a, +1), page_inputs, [episodes, page, page_info])
     run_btn.click(on_run, [current, sql], [result, sql_status])
     chart_btn.click(on_chart, [current, sql], chart)
-    ep_btn.click(on_episode, [current, ep_num], [ep_info, cameras, cam_note, joints])
-    episodes.select(on_select_row, [current, episodes], ep_num).then(
-        on_episode, [current, ep_num], [ep_info, cameras, cam_note, joints])
+    play_outputs = [ep_num, ep_info, cam_note, viewer]
+    ep_btn.click(on_episode, [current, ep_num], play_outputs)
+    ep_num.submit(on_episode, [current, ep_num], play_outputs)
+    ep_prev.click(lambda src, ep: on_episode(src, ep, -1), [current, ep_num], play_outputs)
+    ep_next.click(lambda src, ep: on_episode(src, ep, +1), [current, ep_num], play_outputs)
+    episodes.select(on_select_row, [current, episodes], ep_num).then(on_episode, [current, ep_num], play_outputs)
+    ctx.handlers["on_load:datasets-keys"] = lambda demo: demo.load(None, None, None, js=EPISODE_KEYS_JS)
 
     def on_load(request: gr.Request):
         wanted = (request.query_params.get("dataset") or "") if request else ""

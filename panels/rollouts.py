@@ -135,14 +135,14 @@ def build(ctx: AppContext) -> None:
     summary = gr.Markdown(elem_id="rollouts-summary")
     with gr.Row():
         with gr.Column(scale=3, min_width=420):
-            table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, wrap=True, max_height=420,
+            table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, wrap=True, max_height=300,
                                  elem_id="rollouts-episodes", label="Episodes (click a row to play it)")
             with gr.Row():
                 episode = gr.Number(label="Episode", precision=0, minimum=0, elem_id="rollouts-episode")
                 others = gr.Textbox(label="Side by side with", placeholder="e.g. 4, 7 or other-set:17",
                                     elem_id="rollouts-others")
             show = gr.Button("▶ Play", variant="primary", elem_id="rollouts-show")
-            download = gr.File(label="Recording (.rrd)", interactive=False, elem_id="rollouts-download")
+        with gr.Column(scale=2, min_width=320):
             with gr.Group():
                 gr.Markdown("**Review this episode**")
                 verdict = gr.Radio(["success", "partial", "fail"], label="Verdict", elem_id="rollouts-verdict")
@@ -153,10 +153,11 @@ def build(ctx: AppContext) -> None:
                     save_verdict = gr.Button("Save verdict", elem_id="rollouts-save-verdict")
                     save_comment = gr.Button("Comment only", elem_id="rollouts-save-comment")
             status = gr.Markdown(elem_id="rollouts-status")
-        with gr.Column(scale=5):
-            viewer = rerun_viewer(elem_id="rollouts-viewer", height=640)
-            notes = gr.Markdown(elem_id="rollouts-notes")
             comments = gr.Markdown(elem_id="rollouts-comments")
+    # The viewer spans the panel: cameras, the 3D scene and grouped plots side by side.
+    notes = gr.Markdown(elem_id="rollouts-notes")
+    viewer = rerun_viewer(elem_id="rollouts-viewer")
+    download = gr.File(label="Recording (.rrd)", interactive=False, elem_id="rollouts-download", height=60)
     activity = gr.Markdown(activity_markdown(project), elem_id="rollouts-activity")
     with gr.Accordion("Register real-robot rollouts", open=False, elem_id="rollouts-register"):
         gr.Markdown("A LeRobot dataset recorded while a checkpoint's policy ran (`lerobot-record --policy.path=…`). "

@@ -3,36 +3,113 @@
 No PANEL here: this is a helper module. Usage inside a panel's build():
 
     from panels.viewer import rerun_viewer, show_episodes
-    view = rerun_viewer(elem_id="compare-viewer")
+    view = rerun_viewer(elem_id="compare-viewer")          # a slot: send it viewer values
     btn.click(lambda: show_episodes(ctx.project, [(root_a, 17, "all-data"), (root_b, 17, "curated")])[0],
               None, view)
+
+Every play gets a FRESH viewer. gradio-rerun keeps one web viewer per component and
+appends each new value's recordings to the same channel; the viewer keeps the blueprint
+that was active for the application, so from the second play on every view still shows
+the first recording's entities and draws nothing (and old recordings pile up in the
+page). `rerun_viewer` therefore returns a `gr.State` slot, and a `gr.render` creates a new
+viewer component for each value it receives (the old one is destroyed, its memory freed):
+the page shows exactly the recording asked for, with its own blueprint, from frame 0.
 
 Recordings come from `studio.playback` (cached under the project, which the app serves).
 """
 
 from __future__ import annotations
 
+import itertools
+import time
 from pathlib import Path
 from typing import Any
 
-# The viewer's own top bar and blueprint tree are noise inside a panel; the time panel is
-# the play button, so it stays.
+import gradio as gr
+
+# The viewer's own top bar ("Waiting for logging data…", the recordings menu) and blueprint
+# tree are noise inside a panel; the time panel is the play button, so it stays.
 PANEL_STATES = {"top": "hidden", "blueprint": "collapsed", "selection": "collapsed", "time": "expanded"}
+HEIGHT = 760  # px; wide (the full panel width) and tall enough for cameras above grouped plots
+
+_plays = itertools.count(1)
+EMPTY_STYLE = ("min-height:96px;display:flex;align-items:center;justify-content:center;"
+               "border:1px dashed var(--border-color-primary);border-radius:8px;color:var(--body-text-color-subdued)")
 
 
-def rerun_viewer(*, elem_id: str = "rerun-viewer", height: int | str = 640, value: Any = None,
-                 label: str | None = None, **kwargs: Any):
-    """A gradio-rerun viewer component (create it inside a Blocks context)."""
+def rerun_component(files: list[str] | None, *, elem_id: str = "rerun-viewer", height: int | str = HEIGHT,
+                    label: str | None = None, request: Any = None, **kwargs: Any):
+    """One gradio-rerun viewer showing `files` (create it inside a Blocks or render context;
+    inside an event, e.g. a `gr.render`, the files are opened by their URL: see served_urls)."""
     from gradio_rerun import Rerun
 
-    return Rerun(value=value, height=height, elem_id=elem_id, label=label, show_label=label is not None,
+    if files:
+        files = served_urls(viewer_files(files), request if request is not None else _current_request())
+    return Rerun(value=files, height=height, elem_id=elem_id, label=label, show_label=label is not None,
                  panel_states=kwargs.pop("panel_states", PANEL_STATES), **kwargs)
 
 
-def viewer_value(recording: Any) -> list[str]:
-    """What the viewer component takes for a `studio.playback.Recording` or an .rrd path."""
+def rerun_viewer(*, elem_id: str = "rerun-viewer", height: int | str = HEIGHT, value: Any = None,
+                 label: str | None = None, empty: str = "Pick an episode and press ▶ Play: it plays here.",
+                 **kwargs: Any):
+    """A viewer slot (a `gr.State`): every value sent to it is drawn by a new viewer.
+
+    Send it `viewer_value(recording)` (or None to clear). Inside a Blocks context."""
+    kwargs.pop("visible", None)  # nothing is shown until there is something to play
+    slot = gr.State(value)
+
+    @gr.render(inputs=[slot], show_progress="hidden")  # on page load and on every new value
+    def _draw(v, request: gr.Request):
+        files = viewer_files(v)
+        if not files:
+            gr.HTML(f"<div style='{EMPTY_STYLE}'>{empty}</div>", elem_id=f"{elem_id}-empty")
+            return
+        rerun_component(files, elem_id=elem_id, height=height, label=label, request=request, **kwargs)
+
+    return slot
+
+
+def _current_request():
+    from gradio.context import LocalContext
+
+    return LocalContext.request.get(None)
+
+
+def served_urls(files: list[str], request: Any) -> list[str]:
+    """The app's URLs of these files: the viewer opens a URL itself (an HTTP recording opens
+    at the blueprint's time cursor), while a file handed over by gradio-rerun is pushed into
+    its channel like a live stream and the viewer follows it to the last frame."""
+    from gradio import route_utils
+
+    if request is None or not files or getattr(request, "request", None) is None:
+        return files
+    try:
+        req = request.request
+        root = route_utils.get_root_url(req, route_utils.get_api_call_path(req), req.scope.get("root_path") or None)
+    except Exception:  # noqa: BLE001 - no usable request: gradio-rerun serves the files itself
+        return files
+    from urllib.parse import quote
+
+    return [f if f.startswith(("http://", "https://")) else f"{root}/gradio_api/file={quote(str(Path(f).resolve()))}"
+            for f in files]
+
+
+def viewer_files(value: Any) -> list[str]:
+    """The .rrd files of a viewer value ({'files': [...], 'play': n}, a list, a path or None)."""
+    if not value:
+        return []
+    if isinstance(value, dict):
+        value = value.get("files") or []
+    if isinstance(value, (str, Path)):
+        value = [value]
+    return [str(v) for v in value]
+
+
+def viewer_value(recording: Any) -> dict[str, Any]:
+    """What a viewer slot takes for a `studio.playback.Recording` (or an .rrd path): its file
+    and a play number, so that playing the same recording again also starts a fresh viewer."""
     path = getattr(recording, "path", recording)
-    return [str(Path(path))]
+    return {"files": [str(Path(path))], "play": f"{time.time_ns()}-{next(_plays)}"}
 
 
 def show_episodes(project, sources: Any, **kwargs: Any):

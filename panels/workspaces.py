@@ -277,10 +277,10 @@ def _render_output(out, elem_id: str, markdown_cell: bool) -> Any:
         return gr.Dataframe(value=shown, label=label, interactive=False, max_height=320, elem_id=elem_id)
     if out.kind == "plotly":
         return gr.Plot(value=out.data, label=out.title or None, elem_id=elem_id)
-    if out.kind == "viewer":
-        from gradio_rerun import Rerun
+    if out.kind == "viewer":  # a fresh viewer on every render, no top bar, from frame 0
+        from panels.viewer import rerun_component
 
-        return Rerun(value=[str(out.data)], height=480, elem_id=elem_id)
+        return rerun_component([str(out.data)], height=640, elem_id=elem_id)
     if out.kind == "text":
         return gr.Code(value=str(out.data), language=None, interactive=False, elem_id=elem_id)
     return None  # json outputs feed the checks; nothing to show

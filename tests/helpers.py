@@ -37,3 +37,30 @@ def handler(demo, elem_id: str, event: str = "click"):
             if ev == event and getattr(demo.blocks.get(block_id), "elem_id", None) == elem_id:
                 return fn.fn
     raise LookupError(f"no {event} handler on #{elem_id}")
+
+
+def coloured_pixels(png: bytes, min_chroma: int = 40) -> int:
+    """Pixels of a PNG screenshot that are coloured, not grey: max(r, g, b) − min(r, g, b) ≥
+    `min_chroma`. An empty Rerun view (dark background, grey grid lines, grey/white text)
+    has a few hundred at most; curves, video frames and 3D geoms have thousands."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=np.int16)
+    return int(((rgb.max(axis=2) - rgb.min(axis=2)) >= min_chroma).sum())
+
+
+def changed_pixels(png_a: bytes, png_b: bytes, min_delta: int = 40) -> int:
+    """Pixels that differ by ≥ `min_delta` in some channel between two same-size screenshots."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(Image.open(io.BytesIO(png_a)).convert("RGB"), dtype=np.int16)
+    b = np.asarray(Image.open(io.BytesIO(png_b)).convert("RGB"), dtype=np.int16)
+    if a.shape != b.shape:
+        return a.shape[0] * a.shape[1]
+    return int((np.abs(a - b).max(axis=2) >= min_delta).sum())

@@ -38,7 +38,7 @@ from studio.errors import DatasetError, StudioError
 log = logging.getLogger("studio.playback")
 
 # Bump when what a recording contains changes (invalidates cached recordings).
-FORMAT = 1
+FORMAT = 2
 INDEX_COLUMNS = {"timestamp", "frame_index", "episode_index", "index", "task_index"}
 NUMERIC = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
            "uint64", "bool"}
@@ -79,6 +79,7 @@ class EpisodeLayout:
     task: str = ""
     cameras: tuple[str, ...] = ()  # entity paths
     curves: tuple[tuple[str, str], ...] = ()  # (feature key, entity path of its curves)
+    curve_names: tuple[tuple[str, ...], ...] = ()  # per curve feature: its element (joint) names
     scene: str | None = None  # entity path of the 3D scene
     outcome: str = ""
     notes: tuple[str, ...] = ()
@@ -100,7 +101,8 @@ class Recording:
             "path": str(self.path),
             "seconds": self.seconds,
             "episodes": [
-                {**e.__dict__, "cameras": list(e.cameras), "curves": [list(c) for c in e.curves], "notes": list(e.notes)}
+                {**e.__dict__, "cameras": list(e.cameras), "curves": [list(c) for c in e.curves],
+                 "curve_names": [list(c) for c in e.curve_names], "notes": list(e.notes)}
                 for e in self.episodes
             ],
         }
@@ -112,6 +114,7 @@ class Recording:
             e = dict(e)
             e["cameras"] = tuple(e.get("cameras", ()))
             e["curves"] = tuple(tuple(c) for c in e.get("curves", ()))
+            e["curve_names"] = tuple(tuple(c) for c in e.get("curve_names", ()))
             e["notes"] = tuple(e.get("notes", ()))
             eps.append(EpisodeLayout(**e))
         return cls(Path(data["path"]), tuple(eps), float(data.get("seconds", 0.0)), cached)
@@ -607,6 +610,7 @@ def prepare_episode(prefix: str, data: EpisodeData, *, video_mode: str = "auto",
         cameras=tuple(f"{prefix}/cameras/{_part(v.key)}" for v in videos if v.blob is not None)
         + (tuple(f"{prefix}/cameras/{_part(k)}" for k in data.images) if cameras else ()),
         curves=tuple((key, f"{prefix}/{_part(key)}") for key in data.curves),
+        curve_names=tuple(tuple(names) for names, _ in data.curves.values()),
         scene=f"{prefix}/scene" if sc is not None else None, outcome=outcome_text, notes=tuple(notes),
     )
     return PreparedEpisode(prefix, data, videos, sc, out, layout)
