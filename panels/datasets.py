@@ -65,7 +65,12 @@ def views_markdown(ctx: AppContext, ds) -> str:
             f". `frames` has one row per frame and one column per joint, e.g. {example}.")
 
 
-def overview_markdown(ds) -> str:
+def overview_markdown(ds, project=None) -> str:
+    """The dataset's overview; each feature shows the lerobot name it trains as (the map the
+    project confirmed for this dataset, else the studio's proposal)."""
+    from studio import featuremap
+
+    trains_as = {key: role for role, key in featuremap.for_dataset(project, ds).items()}
     s = ds.summary()
     hours = s["duration_s"] / 3600
     lines = [
@@ -79,8 +84,8 @@ def overview_markdown(ds) -> str:
         "",
         "**Features**",
         "",
-        "| feature | dtype | shape | names |",
-        "|---|---|---|---|",
+        "| feature | trains as | dtype | shape | names |",
+        "|---|---|---|---|---|",
     ]
     vec = ds.vector_features()
     for key, ft in s["features"].items():
@@ -88,7 +93,8 @@ def overview_markdown(ds) -> str:
         if ft["dtype"] == "video":
             v = s["videos"].get(key, {})
             names = f"{v.get('present', 0)} present, {v.get('missing', 0)} missing"
-        lines.append(f"| `{key}` | {ft['dtype']} | {ft['shape']} | {names} |")
+        role = f"`{trains_as[key]}`" if key in trains_as else "–"
+        lines.append(f"| `{key}` | {role} | {ft['dtype']} | {ft['shape']} | {names} |")
     problems = s["problems"]
     lines += ["", f"**Problems ({len(problems)})**" if problems else "**Problems:** none found ✓", ""]
     for p in problems[:50]:
@@ -341,7 +347,7 @@ def build(ctx: AppContext) -> None:
         df, _, info = episodes_page(ctx, ds, "episode_index", False, 1, size_v)
         first = int(ds.episodes["episode_index"].iloc[0]) if ds.total_episodes else 0
         return (
-            src.strip(), overview_markdown(ds), gr.update(choices=cols, value="episode_index"), False, 1, df, info,
+            src.strip(), overview_markdown(ds, ctx.project), gr.update(choices=cols, value="episode_index"), False, 1, df, info,
             gr.update(choices=source_choices(ctx)), first, views_markdown(ctx, ds),
         )
 

@@ -108,6 +108,20 @@ def test_feature_map_is_proposed_overridden_and_saved_per_dataset(project, g1, b
     featuremap.save(project, ds, {})
 
 
+def test_datasets_overview_shows_what_each_feature_trains_as(project, bimanual):
+    from panels.datasets import overview_markdown
+    from studio.datasets import open_dataset
+
+    ds = open_dataset(bimanual)
+    md = overview_markdown(ds, project)
+    assert "| `actions` | `action` |" in md and "| `state` | `observation.state` |" in md
+    assert "| `image` | `observation.images.image` |" in md
+    featuremap.save(project, ds, {"image": "observation.images.top", "state": "-"})
+    md = overview_markdown(ds, project)  # the confirmed map, not the proposal
+    assert "| `image` | `observation.images.top` |" in md and "| `state` | – |" in md
+    featuremap.save(project, ds, {})
+
+
 def test_state_only_preview_says_state_is_fed_as_environment_state(project, bimanual):
     from studio.jobs.spec import preview
 
