@@ -28,6 +28,10 @@ BENIGN_CONSOLE = (
     # it cannot resolve. docs/decisions.md, "One outbound request remains".
     ("Failed to load resource: net::ERR_NAME_NOT_RESOLVED",
      "https://cdnjs.cloudflare.com/ajax/libs/iframe-resizer/"),
+    # rerun-sdk 0.26.2's web viewer: a frame callback of a viewer that gradio has just destroyed
+    # (each play replaces the viewer: panels/viewer.py) can fire after its wasm instance is
+    # freed. Seen intermittently under load; the new viewer draws (the pixel tests check it).
+    ("pageerror: Cannot read properties of null (reading 'closure24308_externref_shim')", ""),
 )
 
 
@@ -142,7 +146,7 @@ def page(_browser):
     errors = ConsoleLog()
     pg.on("console", lambda msg: errors.append(_console_message(msg.text, (msg.location or {}).get("url", "")))
           if msg.type == "error" else None)
-    pg.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    pg.on("pageerror", lambda exc: errors.append(_console_message(f"pageerror: {exc}")))
     pg.console_errors = errors
     pg.set_default_timeout(90_000)  # a wait, not a speed check: a 2-core CI runner under load needs > 30 s
     yield pg

@@ -43,7 +43,7 @@ def test_saved_weights_drive_the_score_the_cli_and_the_panel(project, graded):
         curate.build(AppContext(project=project, plugins=host()))
     names = [m.name for m in registered_metrics()]
     only_duration = ", ".join(f"{n}={1 if n == 'duration_s' else 0}" for n in names)
-    assert "Weights saved" in handler(demo, "curate-save-weights")(only_duration)
+    assert "Weights saved" in handler(demo, "curate-save-weights")(str(graded.root), only_duration)
 
     sm = scored_metrics(graded, project)
     assert len(sm.weights) >= 8 and sm.weights == {n: (1.0 if n == "duration_s" else 0.0) for n in sm.weights}
@@ -62,7 +62,7 @@ def test_saved_weights_drive_the_score_the_cli_and_the_panel(project, graded):
     assert cli.keys() == ours.keys() and all(math.isclose(cli[e], ours[e], rel_tol=1e-9) for e in ours)
 
     with pytest.raises(gr.Error, match="nosuch"):
-        handler(demo, "curate-save-weights")("nosuch=1")
+        handler(demo, "curate-save-weights")(str(graded.root), "nosuch=1")
     assert scored_metrics(graded, project).weights == sm.weights  # a refused save keeps the old weights
 
 

@@ -58,7 +58,7 @@ def test_reviewer_may_not_tag_save_or_train_and_nothing_changes(project, team, t
 
     submit = handler(_panel(project, team, train), "train-submit")
     with pytest.raises(gr.Error, match=r"user 'rita' \(reviewer\).*may not train.*needs the curator role"):
-        submit(str(root), "act", 4, 4, 0, "cpu", 1000, 2, "", "local", as_user("rita"))
+        submit(str(root), "act", 4, 4, 0, "cpu", 1000, 2, "", "local", "", [], "", 0, as_user("rita"))
     assert jobs.list_jobs(project) == []
 
 

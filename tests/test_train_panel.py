@@ -48,7 +48,7 @@ def test_train_panel_cancel_resume_retry(project, train_panel, tmp_path):
     submit, cancel, resume, retry = (handler(train_panel, f"train-{b}") for b in ("submit", "cancel", "resume", "retry"))
     req = gr.Request()
 
-    msg, jid = submit(str(ds), "act", 100_000, 4, 0, "cpu", 1000, 2, "", "local", req)
+    msg, jid = submit(str(ds), "act", 100_000, 4, 0, "cpu", 1000, 2, "", "local", "", [], "", 0, req)
     assert msg.startswith(f"Queued job {jid}:")
     job = _until(lambda: jobs.list_checkpoints(project, job_id=jid) and jobs.get_job(project, jid))
     with pytest.raises(gr.Error, match=f"job {jid}.*only interrupted, failed or cancelled jobs resume"):
