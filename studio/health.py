@@ -123,20 +123,24 @@ def forget(project) -> None:
         _checked.pop(str(Path(project.db_path)), None)
 
 
-def backup(project) -> Path:
-    """Copy studio.db through SQLite's backup API to backups/studio.db.1 (the previous one → .2)."""
-    folder = backups_dir(project)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".studio.db.{os.getpid()}.tmp"
-    src = sqlite3.connect(str(project.db_path), timeout=30)
+def _copy(src: sqlite3.Connection, dest: Path) -> None:
+    """Copy the open database `src` into `dest` through SQLite's backup API; closes both."""
     try:
-        dst = sqlite3.connect(str(tmp))
+        dst = sqlite3.connect(str(dest))
         try:
             src.backup(dst)
         finally:
             dst.close()
     finally:
         src.close()
+
+
+def backup(project) -> Path:
+    """Copy studio.db through SQLite's backup API to backups/studio.db.1 (the previous one → .2)."""
+    folder = backups_dir(project)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".studio.db.{os.getpid()}.tmp"
+    _copy(sqlite3.connect(str(project.db_path), timeout=30), tmp)
     if problem(tmp) is not None:  # never rotate a bad copy over a good one
         tmp.unlink(missing_ok=True)
         raise DatabaseError(str(project.db_path), "could not be backed up (the copy failed its check)")
@@ -185,15 +189,7 @@ def restore(project, source: Path | None = None) -> tuple[Path, Path | None]:
     if why:
         raise DatabaseError(str(source), f"{why}; try an older backup (`--from`) or `studio doctor --rebuild`")
     aside = _set_aside(project)
-    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    try:
-        dst = sqlite3.connect(str(project.db_path))
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-    finally:
-        src.close()
+    _copy(sqlite3.connect(f"file:{source}?mode=ro", uri=True), Path(project.db_path))
     check(project)
     return source, aside
 
