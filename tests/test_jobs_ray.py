@@ -135,6 +135,7 @@ def test_ray_job_cancels_on_the_worker_and_resumes_from_its_checkpoint(project, 
     cancelled = jobs.cancel(project, job.id)
     assert cancelled.state == jobs.CANCELLED and not process_alive(running.pid, running.proc_start)
     _until(lambda: not _trainers_in(remote), sup, timeout=60)  # the trainer on the worker stopped
+    _until(lambda: not Path(remote).exists(), sup, timeout=30)  # and its folder is gone
     last = max(c.step for c in jobs.list_checkpoints(project, job_id=job.id))
     done = _raw_steps(job)
 

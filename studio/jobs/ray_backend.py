@@ -121,7 +121,9 @@ def remote_train(launch: dict[str, Any], dataset_tar: bytes, init_tar: bytes | N
         args = _replace_arg(args, "output_dir", str(out))
         args = _replace_arg(args, "dataset.root", str(wd / "dataset"))
         (wd / "launch.json").write_text(json.dumps({**launch, "args": args}))
-        yield {"workdir": str(wd)}
+        import ray
+
+        yield {"workdir": str(wd), "node": ray.get_runtime_context().get_node_id()}
 
         env = dict(os.environ)
         root = str(Path(studio.__file__).resolve().parent.parent)
@@ -175,6 +177,60 @@ def remote_train(launch: dict[str, Any], dataset_tar: bytes, init_tar: bytes | N
         shutil.rmtree(wd, ignore_errors=True)
 
 
+def remove_workdir(wd: str, grace_s: float = 5.0) -> bool:
+    """Runs on the node of a cancelled job: stop any trainer still working in `wd` (a worker
+    killed before its `finally` ran leaves one until PDEATHSIG reaches it), then delete `wd`.
+    Only studio-made folders (the `studio-ray-job-` prefix in the temp dir) are touched."""
+    path = Path(wd)
+    if not path.name.startswith("studio-ray-job-") or path.parent != Path(tempfile.gettempdir()):
+        return False
+    deadline = time.time() + grace_s
+    while True:
+        alive = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                if os.readlink(proc / "cwd") == str(path):
+                    alive.append(int(proc.name))
+            except OSError:
+                continue
+        if not alive or time.time() > deadline:
+            break
+        for pid in alive:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
+        time.sleep(0.2)
+    for pid in alive:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    shutil.rmtree(path, ignore_errors=True)
+    return not path.exists()
+
+
+def _clean_after_cancel(ray, gen, remote_wd: str | None, node: str | None, budget_s: float = 7.0) -> None:
+    """After `ray.cancel`: let the worker's own `finally` stop the trainer and delete its
+    folder (the generator ends with TaskCancelledError), then make sure on that node — the
+    driver's disconnect kills the job's workers, which can cut that `finally` short."""
+    deadline = time.time() + budget_s
+    try:
+        ray.wait([gen.completed()], timeout=budget_s)
+    except BaseException:  # noqa: BLE001 - TaskCancelledError and the like: the task has ended
+        pass
+    if not remote_wd or not node:
+        return
+    try:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        task = ray.remote(num_cpus=0, max_retries=0,
+                          scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False))(remove_workdir)
+        ray.get(task.remote(remote_wd, 2.0), timeout=max(1.0, deadline + 2.0 - time.time()))
+    except BaseException:  # noqa: BLE001 - best effort: the cancel itself has happened
+        pass
+
+
 # -- the driver (local process) ---------------------------------------------------------
 
 class _Cancelled(BaseException):
@@ -202,12 +258,16 @@ def drive(run_dir: Path) -> int:
     launch = json.loads((run_dir / "launch.json").read_text())
     metrics = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
 
+    cancel_requested: list[bool] = []
+
     def _on_term(signum, frame):  # noqa: ARG001
+        cancel_requested.append(True)
         raise _Cancelled()
 
     signal.signal(signal.SIGTERM, _on_term)
     status: dict[str, Any] = {"state": "failed", "error": None}
     gen = None
+    remote_wd = node = None
     try:
         # Ray >=2.5x enables token auth on new clusters, but a connecting driver only sends the
         # token in token mode, which must be set before `import ray`
@@ -221,6 +281,9 @@ def drive(run_dir: Path) -> int:
         studio_pkg = str(Path(__file__).resolve().parents[1])
         ray.init(address=address, runtime_env={"py_modules": [studio_pkg]}, logging_level="WARNING",
                  log_to_driver=False)
+        # ray.init installs its own SIGTERM handler (sys.exit), which would skip the cancel
+        # below: the worker is then killed as its owner dies, before its `finally` runs
+        signal.signal(signal.SIGTERM, _on_term)
         train_root = launch["dataset"]
         if launch.get("prepare"):  # convert here; the worker gets the ready work folder
             from studio.jobs.inputs import materialize
@@ -237,11 +300,10 @@ def drive(run_dir: Path) -> int:
             resume_tar = pack(run_dir / "output" / "checkpoints" / f"{resume_step:06d}")
         task = ray.remote(num_cpus=1, num_returns="streaming", max_retries=0)(remote_train)
         gen = task.remote({k: v for k, v in launch.items()}, dataset_ref, init_tar, resume_tar, resume_step)
-        remote_wd = None
         for ref in gen:
             item = ray.get(ref)
             if "workdir" in item:
-                remote_wd = item["workdir"]
+                remote_wd, node = item["workdir"], item.get("node")
                 print(f"studio: running on a Ray worker in {remote_wd}", flush=True)
             if "log" in item:
                 sys.stdout.write(item["log"])
@@ -264,22 +326,26 @@ def drive(run_dir: Path) -> int:
             if "status" in item:
                 status = dict(item["status"])
         code = 0 if status.get("state") == "succeeded" else 1
-    except _Cancelled:
-        if gen is not None:
-            try:
-                import ray
-
-                ray.cancel(gen)
-            except Exception:  # noqa: BLE001
-                pass
-        status, code = {"state": "cancelled", "error": "cancelled by the user"}, 143
     except BaseException as exc:  # noqa: BLE001 - every failure must reach status.json
-        import traceback
+        if cancel_requested:
+            # The handler's _Cancelled can arrive wrapped: raised inside Ray's Cython wait loop
+            # it surfaces as a SystemError caused by it. Either way the user cancelled.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM must not cut the clean-up
+            if gen is not None:
+                try:
+                    import ray
 
-        traceback.print_exc()
-        first = (str(exc).strip().splitlines() or [""])[0]
-        status = {"state": "failed", "error": f"Ray backend: {type(exc).__name__}: {first}"}
-        code = 1
+                    ray.cancel(gen)
+                    _clean_after_cancel(ray, gen, remote_wd, node)
+                except Exception:  # noqa: BLE001 - best effort: the job is cancelled either way
+                    pass
+            status, code = {"state": "cancelled", "error": "cancelled by the user"}, 143
+        else:
+            import traceback
+
+            traceback.print_exc()
+            first = (str(exc).strip().splitlines() or [""])[0]
+            status, code = {"state": "failed", "error": f"Ray backend: {type(exc).__name__}: {first}"}, 1
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         status["finished_at"] = time.time()
