@@ -10,11 +10,13 @@ import html
 
 import gradio as gr
 
-from panels.common import guarded
+from panels.common import column_widths, guarded, shown_table
 from panels.registry import AppContext, Panel
 
 QUEUE_HEADERS = ["id", "stage", "job", "state", "progress", "loss", "ETA", "note"]
 CKPT_HEADERS = ["id", "job", "step", "loss", "policy", "data", "path"]
+QUEUE_EMPTY = "_No jobs yet: fill in **New job** above and press **Fine-tune**._"
+CKPT_EMPTY = "_No checkpoints yet: a job saves one every **Save every** steps and when it ends._"
 
 
 def _eta(s):
@@ -56,6 +58,19 @@ def queue_rows(project) -> list[list]:
         rows.append([j.id, stage, j.name, j.state, f"{p.step} / {p.total}", loss_text(p.loss), _eta(p.eta_s),
                      _short(note)])
     return rows
+
+
+def queue_widths(rows) -> list[str]:
+    import pandas as pd
+
+    return column_widths(pd.DataFrame(rows, columns=QUEUE_HEADERS), wrap=("job", "note"),
+                         min_px={"note": 280, "job": 200}, max_px=320)
+
+
+def ckpt_widths(rows) -> list[str]:
+    import pandas as pd
+
+    return column_widths(pd.DataFrame(rows, columns=CKPT_HEADERS), wrap=("data", "path"), max_px=360)
 
 
 def progress_html(job, prog) -> str:
@@ -155,8 +170,10 @@ def build(ctx: AppContext) -> None:
     message = gr.Markdown("", elem_id="train-message")
 
     gr.Markdown("### Queue")
-    queue = gr.Dataframe(headers=QUEUE_HEADERS, value=queue_rows(project), interactive=False,
-                         elem_id="train-queue", wrap=True)
+    rows0, ckpts0 = queue_rows(project), checkpoint_rows(project)
+    queue_note = gr.Markdown(QUEUE_EMPTY, visible=not rows0, elem_id="train-queue-empty")
+    queue = gr.Dataframe(headers=QUEUE_HEADERS, value=rows0, interactive=False, visible=bool(rows0),
+                         elem_id="train-queue", wrap=True, column_widths=queue_widths(rows0))
     with gr.Row():
         job_id = gr.Number(value=None, precision=0, label="Job (empty/0 = newest; click a row)", elem_id="train-job", scale=1)
         cancel_btn = gr.Button("Cancel", elem_id="train-cancel", scale=1)
@@ -169,8 +186,9 @@ def build(ctx: AppContext) -> None:
     log = gr.Textbox(label="Log (tail)", lines=12, max_lines=12, interactive=False, elem_id="train-log",
                      autoscroll=True)
     gr.Markdown("### Checkpoints")
-    ckpt_table = gr.Dataframe(headers=CKPT_HEADERS, value=checkpoint_rows(project), interactive=False,
-                              elem_id="train-checkpoints", wrap=True)
+    ckpt_note = gr.Markdown(CKPT_EMPTY, visible=not ckpts0, elem_id="train-checkpoints-empty")
+    ckpt_table = gr.Dataframe(headers=CKPT_HEADERS, value=ckpts0, interactive=False, visible=bool(ckpts0),
+                              elem_id="train-checkpoints", wrap=True, column_widths=ckpt_widths(ckpts0))
     with gr.Row():
         ckpt_id = gr.Number(value=None, precision=0, label="Checkpoint (click a row)", elem_id="train-ckpt-id")
         eval_episodes = gr.Number(50, precision=0, label="Rollouts", elem_id="train-eval-episodes")
@@ -191,20 +209,20 @@ def build(ctx: AppContext) -> None:
 
     def refresh(jid, last, others=()):
         job = _selected(jid)
-        rows = queue_rows(project)
+        rows = shown_table(queue_rows(project), QUEUE_EMPTY, queue_widths)
         if job is None:
-            return rows, progress_html(None, None), gr.update(), "", gr.update(), last
+            return (*rows, progress_html(None, None), gr.update(), "", gr.update(), gr.update(), last)
         paths = [job.metrics_path] + [j.metrics_path for j in (_selected(o) for o in others or ()) if j is not None]
         sizes = tuple(p.stat().st_size if p.exists() else 0 for p in paths)
         key = (job.id, job.state, sizes, job.attempt, tuple(others or ()))
         if key == last:
-            return rows, gr.update(), gr.update(), gr.update(), gr.update(), last
+            return (*rows, gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), last)
         records = jobs.read_metrics(job.metrics_path)
         prog = jobs.progress(job, records)
-        return (rows, progress_html(job, prog), loss_figure(project, job, records, others),
-                jobs.tail(job.log_path, 60), checkpoint_rows(project, job.id), key)
+        return (*rows, progress_html(job, prog), loss_figure(project, job, records, others),
+                jobs.tail(job.log_path, 60), *shown_table(checkpoint_rows(project, job.id), CKPT_EMPTY, ckpt_widths), key)
 
-    outs = [queue, progress, loss_plot, log, ckpt_table, seen]
+    outs = [queue, queue_note, progress, loss_plot, log, ckpt_table, ckpt_note, seen]
     watch = [job_id, seen, overlay]
 
     def _spec(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, fm, cam, eps, size):
