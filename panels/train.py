@@ -243,9 +243,10 @@ def build(ctx: AppContext) -> None:
 
     @guarded
     def on_preview(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, be, fm, cam, eps, size):
-        from studio.jobs.spec import preview
+        from studio.jobs.spec import is_offline, preview
 
-        return preview(_spec(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, fm, cam, eps, size))
+        spec = _spec(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, fm, cam, eps, size)
+        return preview(spec, project.home / "jobs" / "<id>" / "run-1" / "output", offline=is_offline(project))
 
     @guarded
     def on_submit(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, be, fm, cam, eps, size, request: gr.Request):

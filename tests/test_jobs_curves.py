@@ -103,3 +103,30 @@ def test_job_runs_reads_each_jobs_metrics_and_skips_unknown_ids(project, tmp_pat
     with open(job.metrics_path, "a") as fh:  # the queue's loss is the log's (loss_avg), not the step's
         fh.write(json.dumps({"kind": "step", "step": 6, "total": 10, "loss": 0.9, "loss_avg": 0.45}) + "\n")
     assert jobs.progress(jobs.get_job(project, job.id)).loss == 0.45
+
+
+@pytest.mark.parametrize("offline", ["1", "0"])
+def test_train_preview_is_the_command_the_job_runs(project, tmp_path, offline):
+    """The Train panel's preview lists exactly the arguments the executor will launch with
+    (online, it used to show the offline-only `pretrained_backbone_weights=null`)."""
+    import gradio as gr
+    from helpers import handler
+
+    from panels import train
+    from panels.registry import AppContext
+    from studio import jobs
+    from studio.jobs.spec import lerobot_args
+    from studio.plugins import host
+    from studio.synthetic import write_synthetic_dataset
+
+    project.set_setting("hub.offline", offline)
+    ds = write_synthetic_dataset(tmp_path / "reach", episodes=2, frames=20, environment_state=True)
+    with gr.Blocks() as demo:
+        train.build(AppContext(project=project, plugins=host()))
+    text = handler(demo, "train-preview")(str(ds), "act", 50, 4, 0, "cpu", 7, 0, "", "local", "", [], "", 0)
+    shown = [ln.strip().rstrip("\\").strip() for ln in text.splitlines()[1:] if ln.strip().startswith("--")]
+    spec = jobs.validate(project, dataset=str(ds), policy="act", steps=50, batch_size=4, device="cpu", seed=7,
+                         cameras="none")
+    out = project.home / "jobs" / "<id>" / "run-1" / "output"
+    assert shown == lerobot_args(spec, out, offline=offline == "1")
+    assert ("--policy.pretrained_backbone_weights=null" in shown) == (offline == "1")
