@@ -58,11 +58,20 @@ def shown_table(rows, empty: str, widths=None):
 CHAR_PX = 8.6  # one character of the tables' monospace font (Gradio's --input-text-size)
 
 
-def column_widths(df, *, wrap: tuple[str, ...] = (), min_px: dict | None = None, max_px: int = 360) -> list[str]:
+def column_widths(df, *, wrap: tuple[str, ...] = (), min_px: dict | None = None, max_px: int = 360,
+                  fill: dict | None = None) -> list[str]:
     """Pixel widths that fit each column's header and its longest value on one line, so headers
     are never cut ("select…") and numbers never wrap mid-value ("20.5/72"); only the columns
-    named in `wrap` (free text: notes, tags, paths) are capped at `max_px` and wrap."""
+    named in `wrap` (free text: notes, tags, paths) are capped at `max_px` and wrap.
+    `fill` {column: share}: those columns share the table's width left by the others (at
+    least their `min_px`), so a short table fits its panel without a horizontal scroll."""
     min_px = min_px or {}
+    if fill:
+        fixed = [c for c in df.columns if c not in fill]
+        widths = dict(zip(fixed, column_widths(df[fixed], wrap=wrap, min_px=min_px, max_px=max_px)))
+        used = sum(int(w[:-2]) for w in widths.values())
+        return [widths[c] if c in widths else
+                f"max({int(min_px.get(c, 120))}px, calc((100% - {used}px) * {fill[c]:g}))" for c in df.columns]
     out = []
     for col in df.columns:
         values = [str(v) for v in df[col].tolist()] if len(df) else []

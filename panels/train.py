@@ -40,7 +40,7 @@ def dataset_choices(project) -> list[str]:
     return out
 
 
-def _short(text: str, limit: int = 90) -> str:
+def _short(text: str, limit: int = 72) -> str:
     """A table cell keeps one line of a long note; the job's full error shows under the queue."""
     text = " ".join((text or "").split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
@@ -63,14 +63,15 @@ def queue_rows(project) -> list[list]:
 def queue_widths(rows) -> list[str]:
     import pandas as pd
 
-    return column_widths(pd.DataFrame(rows, columns=QUEUE_HEADERS), wrap=("job", "note"),
-                         min_px={"note": 280, "job": 200}, max_px=320)
+    return column_widths(pd.DataFrame(rows, columns=QUEUE_HEADERS), min_px={"note": 240, "job": 180},
+                         fill={"job": 0.42, "note": 0.58})
 
 
 def ckpt_widths(rows) -> list[str]:
     import pandas as pd
 
-    return column_widths(pd.DataFrame(rows, columns=CKPT_HEADERS), wrap=("data", "path"), max_px=360)
+    return column_widths(pd.DataFrame(rows, columns=CKPT_HEADERS), min_px={"data": 120, "path": 240},
+                         fill={"data": 0.3, "path": 0.7})
 
 
 def progress_html(job, prog) -> str:

@@ -32,7 +32,7 @@ MEASURE = """(sel) => {
   const rows = [...table.querySelectorAll('tbody tr')].map(tr => ({height: tr.getBoundingClientRect().height,
     cells: [...tr.querySelectorAll('td')].map(td => { const sp = td.querySelector('span.text') || td;
       return {text: sp.innerText.trim(), width: td.getBoundingClientRect().width, lines: lines(sp)}; })}));
-  return {visible: true, heads, rows};
+  return {visible: true, heads, rows, overflow: table.scrollWidth > root.getBoundingClientRect().width + 1};
 }"""
 NUMBER = re.compile(r"^-?[\d.,]+(e[-+]?\d+)?( / \d+)?$|^\d+/\d+$")
 
@@ -191,6 +191,7 @@ def test_train_queue_matches_the_log_and_draws_one_loss_figure(app, page):
     rows = {r["cells"][0]["text"]: r for r in m["rows"]}
     note = rows[str(failed.id)]["cells"][heads.index("note")]
     assert note["width"] >= 200, note  # not squeezed to one word
+    assert not m["overflow"], "the queue runs off the panel"
     assert all(r["height"] <= 120 for r in m["rows"]), [r["height"] for r in m["rows"]]  # no 450 px rows
     # the queue's loss is the one the log prints at the same (last) step
     log = page.locator("#train-log textarea").input_value()
