@@ -49,7 +49,7 @@ def build_app(project: Project, *, auth: Any = None, plugin_host: Any = None):
                     panel.build(ctx)
                 except Exception as exc:  # one broken panel must not take the app down
                     log.exception("panel %s failed to build", panel.name)
-                    gr.Markdown(f"⚠️ This panel failed to load: {type(exc).__name__}: {exc}")
+                    gr.Markdown(f"⚠ This panel failed to load: {type(exc).__name__}: {exc}")
             columns.append(col)
 
         def show(name: str):

@@ -15,7 +15,7 @@ import logging
 
 import gradio as gr
 
-from panels.common import guarded
+from panels.common import column_widths, guarded
 from panels.registry import AppContext, Panel
 from studio.errors import StudioError
 
@@ -43,7 +43,23 @@ BRIDGE_JS = """
 }
 """
 
-HIDE_CSS = "<style>#curate-picked{position:absolute;left:-10000px;width:10px;height:10px;overflow:hidden}</style>"
+_THUMB_UP = ("M14 9V5a3 3 0 0 0-3-3l-4 9v11h11.28a2 2 0 0 0 2-1.7l1.38-9a2 2 0 0 0-2-2.3zM7 22H4a2 2 0 0 1-2-2v-7"
+             "a2 2 0 0 1 2-2h3")
+_THUMB_DOWN = ("M10 15v4a3 3 0 0 0 3 3l4-9V2H5.72a2 2 0 0 0-2 1.7l-1.38 9a2 2 0 0 0 2 2.3zm7-13h2.67A2.31 2.31 0 0 1 "
+               "22 4v7a2.31 2.31 0 0 1-2.33 2H17")
+
+
+def _icon_css(cls: str, path: str) -> str:
+    """An inline-SVG icon before a button's text: drawn as a mask, so no emoji font is needed."""
+    svg = ("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24' fill='none' "
+           f"stroke='black' stroke-width='2' stroke-linecap='round' stroke-linejoin='round'%3E%3Cpath d='{path}'/%3E%3C/svg%3E")
+    return (f".{cls}::before{{content:'';display:inline-block;width:1.1em;height:1.1em;margin-right:.35em;"
+            f"vertical-align:-.2em;background:currentColor;-webkit-mask:url(\"{svg}\") center/contain no-repeat;"
+            f"mask:url(\"{svg}\") center/contain no-repeat}}")
+
+
+HIDE_CSS = ("<style>#curate-picked{position:absolute;left:-10000px;width:10px;height:10px;overflow:hidden}"
+            + _icon_css("studio-icon-good", _THUMB_UP) + _icon_css("studio-icon-bad", _THUMB_DOWN) + "</style>")
 
 
 # ----------------------------------------------------------------------------- pure helpers
@@ -154,19 +170,35 @@ def summary_markdown(res) -> str:
 
 
 def compare_frame(facts, res, metrics: dict):
+    """(table, note) for "This selection vs the rest": with nothing left out there is no rest,
+    so the note says so plainly and the table holds the selection's own statistics."""
     import pandas as pd
 
-    from studio.curation.selections import compare_selection
+    from studio.curation.selections import compare_selection, selection_stats
 
-    rows = compare_selection(facts, res.episodes, metrics)
-    df = pd.DataFrame(rows)
-    if len(df):
-        df["better is"] = df["direction"].map({"higher": "higher ↑", "lower": "lower ↓"})
-        df["95% interval"] = [f"[{a:.3g}, {b:.3g}]" if a is not None and b == b else "" for a, b in zip(df["ci_low"], df["ci_high"])]
-        df = df[["metric", "better is", "selection", "rest", "difference", "95% interval", "verdict"]]
-        num = df.select_dtypes("number").columns
-        df[num] = df[num].round(3)
-    return df
+    arrow = {"higher": "higher ↑", "lower": "lower ↓"}
+    total, kept = len(facts), len(set(res.episodes))
+    if kept == 0:
+        return pd.DataFrame(), "The filter keeps **no episodes**, so there is nothing to compare: loosen the filter."
+    if kept >= total:
+        df = pd.DataFrame(selection_stats(facts, res.episodes, metrics))
+        note = (f"Nothing is filtered out: the selection is all {total} episodes, so there is **no rest** to compare "
+                "with. Below are the selection's own statistics; filter or drag a box to compare.")
+        if len(df):
+            df["better is"] = df["direction"].map(arrow)
+            df = df[["metric", "better is", "episodes", "mean", "median", "min", "max"]]
+    else:
+        df = pd.DataFrame(compare_selection(facts, res.episodes, metrics))
+        note = f"The selection ({kept} episodes) against the other {total - kept}."
+        if len(df):
+            df["better is"] = df["direction"].map(arrow)
+            df["95% interval"] = [f"[{a:.3g}, {b:.3g}]" if a is not None and b == b else ""
+                                  for a, b in zip(df["ci_low"], df["ci_high"])]
+            df = df[["metric", "better is", "selection", "rest", "difference", "95% interval", "verdict"]]
+    num = [c for c in df.columns if c not in ("metric", "better is", "95% interval", "verdict", "episodes")]
+    for c in num:
+        df[c] = [("" if v is None or v != v else f"{v:.3g}") for v in df[c]]
+    return df, note
 
 
 def saved_markdown(ctx: AppContext, ds=None) -> str:
@@ -238,7 +270,7 @@ def build(ctx: AppContext) -> None:
                            placeholder="e.g. jerk < 12 AND idle_fraction < 0.1 AND NOT list_contains(tags, 'bad')",
                            elem_id="curate-where")
         apply_btn = gr.Button("Apply", scale=1, elem_id="curate-apply")
-    summary = gr.Markdown(elem_id="curate-summary")
+    summary = gr.Markdown("_Pick a dataset and press **Load** to see its episodes._", elem_id="curate-summary")
     score_check = gr.Markdown(elem_id="curate-score-check")
     picked = gr.Textbox(label="plot selection", elem_id="curate-picked", container=False)
     with gr.Row():
@@ -252,13 +284,13 @@ def build(ctx: AppContext) -> None:
                 y_metric = gr.Dropdown(choices=default_metrics, value="jerk", label="y", elem_id="curate-y")
             scat = gr.Plot(elem_id="curate-scatter", show_label=False)
     table = gr.Dataframe(label="Episodes (click a row to pick it for tagging)", interactive=False, wrap=True,
-                         max_height=420, elem_id="curate-table")
+                         max_height=420, elem_id="curate-table", visible=False)
     with gr.Row():
         tag_eps = gr.Textbox(label="Episodes to tag (empty = the whole selection)", scale=3, elem_id="curate-tag-episodes")
         tag_name = gr.Textbox(label="Custom tag", value="", scale=2, elem_id="curate-tag-name")
     with gr.Row():
-        good_btn = gr.Button("👍 good", size="sm", elem_id="curate-tag-good")
-        bad_btn = gr.Button("👎 bad", size="sm", elem_id="curate-tag-bad")
+        good_btn = gr.Button("good", size="sm", elem_id="curate-tag-good", elem_classes="studio-icon-good")
+        bad_btn = gr.Button("bad", size="sm", elem_id="curate-tag-bad", elem_classes="studio-icon-bad")
         add_btn = gr.Button("Add tag", size="sm", elem_id="curate-tag-add")
         rm_btn = gr.Button("Remove tag", size="sm", elem_id="curate-tag-remove")
     with gr.Row():
@@ -272,7 +304,8 @@ def build(ctx: AppContext) -> None:
 
         viewer = rerun_viewer(elem_id="curate-viewer")
     gr.Markdown("### This selection vs the rest")
-    compare = gr.Dataframe(interactive=False, elem_id="curate-compare")
+    compare_note = gr.Markdown("_Load a dataset to compare the selection with the rest._", elem_id="curate-compare-note")
+    compare = gr.Dataframe(interactive=False, visible=False, elem_id="curate-compare")
     gr.Markdown("### Save and export")
     with gr.Row():
         sel_name = gr.Textbox(label="Selection name", placeholder="smooth-and-fast", elem_id="curate-sel-name")
@@ -289,7 +322,7 @@ def build(ctx: AppContext) -> None:
     export_status = gr.Markdown(elem_id="curate-export-status")
 
     view_inputs = [pick, where, weights, hist_metric, x_metric, y_metric]
-    view_outputs = [summary, table, hist, scat, compare, saved, saved_pick, metric_docs, score_check]
+    view_outputs = [summary, table, hist, scat, compare, saved, saved_pick, metric_docs, score_check, compare_note]
 
     def _render(source, where_v, weights_v, hm, xm, ym):
         from studio.curation.selections import list_selections
@@ -305,9 +338,15 @@ def build(ctx: AppContext) -> None:
         from studio.curation.validation import score_check_markdown
 
         check = score_check_markdown(ds, ctx.project, weights=_parsed_weights(weights_v), plugin_host=ctx.plugins)
-        return (summary_markdown(res), table_frame(facts, res, metrics), histogram(facts, res, hm or metrics[0]),
-                scatter(facts, res, xm or metrics[0], ym or metrics[-1]), compare_frame(facts, res, scored.metrics),
-                saved_markdown(ctx, ds), gr.update(choices=names), docs, check)
+        cmp, cmp_note = compare_frame(facts, res, scored.metrics)
+        episodes_df = table_frame(facts, res, metrics)
+        return (summary_markdown(res),
+                gr.update(value=episodes_df, visible=True, column_widths=column_widths(episodes_df, wrap=("tags", "note"))),
+                histogram(facts, res, hm or metrics[0]),
+                scatter(facts, res, xm or metrics[0], ym or metrics[-1]),
+                gr.update(value=cmp, visible=len(cmp) > 0, column_widths=column_widths(cmp) if len(cmp) else None),
+                saved_markdown(ctx, ds), gr.update(choices=names), docs,
+                check, cmp_note)
 
     @guarded
     def on_view(source, where_v, weights_v, hm, xm, ym):
@@ -397,7 +436,10 @@ def build(ctx: AppContext) -> None:
         ds = open_ds(source)
         from studio.curation.selections import list_selections
 
-        s = save_selection(ctx.project, name, ds, predicate=where_v or "", note=note or "", author=_author(request))
+        try:
+            s = save_selection(ctx.project, name, ds, predicate=where_v or "", note=note or "", author=_author(request))
+        except StudioError as exc:  # stays on screen (a toast vanishes): e.g. a selection that keeps no episodes
+            return f"⚠ **Not saved.** {exc.ui_sentence()}", gr.update()
         names = [x.name for x in list_selections(ctx.project, ds)]
         return f"Saved **{s.label}**: {s.n_episodes} episodes.", gr.update(choices=names, value=s.name)
 
@@ -435,6 +477,8 @@ def build(ctx: AppContext) -> None:
         from studio.curation.export import episode_list_args
 
         ds, scored, facts, res = view_state(ctx, source, where_v, weights_v)
+        if not res.episodes:
+            return "⚠ **No episode list:** the filter keeps no episodes, so there is nothing to train on."
         return f"`lerobot-train {episode_list_args(ds.root, res.episodes)}`  \n(normalization stats stay those of the full dataset; export for recomputed stats)"
 
     def _parsed_weights(weights_v):

@@ -10,11 +10,13 @@ import html
 
 import gradio as gr
 
-from panels.common import guarded
+from panels.common import column_widths, guarded, shown_table
 from panels.registry import AppContext, Panel
 
 QUEUE_HEADERS = ["id", "stage", "job", "state", "progress", "loss", "ETA", "note"]
 CKPT_HEADERS = ["id", "job", "step", "loss", "policy", "data", "path"]
+QUEUE_EMPTY = "_No jobs yet: fill in **New job** above and press **Fine-tune**._"
+CKPT_EMPTY = "_No checkpoints yet: a job saves one every **Save every** steps and when it ends._"
 
 
 def _eta(s):
@@ -38,17 +40,38 @@ def dataset_choices(project) -> list[str]:
     return out
 
 
+def _short(text: str, limit: int = 72) -> str:
+    """A table cell keeps one line of a long note; the job's full error shows under the queue."""
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def queue_rows(project) -> list[list]:
     from studio import jobs
+    from studio.jobs.curves import loss_text
 
     rows = []
     for j in jobs.list_jobs(project, limit=50):
         p = jobs.progress(j)
         stage = f"{j.pipeline_id}.{j.stage}" if j.pipeline_id else ""
         note = j.error or (f"waits for job {j.depends_on}" if j.depends_on and j.state == jobs.QUEUED else "")
-        rows.append([j.id, stage, j.name, j.state, f"{p.step}/{p.total}",
-                     "" if p.loss is None else round(p.loss, 4), _eta(p.eta_s), note])
+        rows.append([j.id, stage, j.name, j.state, f"{p.step} / {p.total}", loss_text(p.loss), _eta(p.eta_s),
+                     _short(note)])
     return rows
+
+
+def queue_widths(rows) -> list[str]:
+    import pandas as pd
+
+    return column_widths(pd.DataFrame(rows, columns=QUEUE_HEADERS), min_px={"note": 240, "job": 180},
+                         fill={"job": 0.42, "note": 0.58})
+
+
+def ckpt_widths(rows) -> list[str]:
+    import pandas as pd
+
+    return column_widths(pd.DataFrame(rows, columns=CKPT_HEADERS), min_px={"data": 120, "path": 240},
+                         fill={"data": 0.3, "path": 0.7})
 
 
 def progress_html(job, prog) -> str:
@@ -71,32 +94,32 @@ def progress_html(job, prog) -> str:
     )
 
 
-def loss_figure(job, records):
-    import plotly.graph_objects as go
+def loss_figure(project, job, records, overlay=()):
+    """The studio's one loss figure (studio.jobs.curves) for a job, with other runs overlaid."""
+    from studio.jobs.curves import job_runs
+    from studio.jobs.curves import loss_figure as figure
 
+    runs = [(f"job {job.id}: {job.name}", records)] if job is not None else []
+    others = [int(j) for j in overlay or () if str(j).strip().isdigit() and (job is None or int(j) != job.id)]
+    runs += job_runs(project, others)
+    return figure(runs, title=f"Training — job {job.id}" + (f" vs {len(others)} other run(s)" if others else "")
+                  if job else "Training")
+
+
+def job_choices(project) -> list[tuple[str, int]]:
     from studio import jobs
 
-    steps = jobs.step_records(records)
-    fig = go.Figure()
-    if steps:
-        fig.add_trace(go.Scatter(x=[r["step"] for r in steps], y=[r["loss"] for r in steps],
-                                 mode="lines", name="loss"))
-    cks = [r for r in records if r.get("kind") == "checkpoint" and r.get("loss") is not None]
-    if cks:
-        fig.add_trace(go.Scatter(x=[r["step"] for r in cks], y=[r["loss"] for r in cks], mode="markers",
-                                 name="checkpoint", marker={"size": 9, "symbol": "diamond"}))
-    fig.update_layout(title=f"Training loss — job {job.id}" if job else "Training loss", xaxis_title="step",
-                      yaxis_title="loss", height=320, margin={"l": 40, "r": 10, "t": 40, "b": 40})
-    return fig
+    return [(f"{j.id}: {j.name}", j.id) for j in jobs.list_jobs(project, limit=50)]
 
 
 def checkpoint_rows(project, job_id=None) -> list[list]:
     from studio import jobs
+    from studio.jobs.curves import loss_text
 
     rows = []
     for c in jobs.list_checkpoints(project, job_id=job_id)[-50:]:
         data = c.selection or (c.dataset.rsplit("/", 1)[-1] if c.dataset else "")
-        rows.append([c.id, c.job_id, c.step, "" if c.loss is None else round(c.loss, 4), c.policy, data,
+        rows.append([c.id, c.job_id, c.step, loss_text(c.loss), c.policy, data,
                      str(c.pretrained_dir)])
     return rows
 
@@ -148,21 +171,25 @@ def build(ctx: AppContext) -> None:
     message = gr.Markdown("", elem_id="train-message")
 
     gr.Markdown("### Queue")
-    queue = gr.Dataframe(headers=QUEUE_HEADERS, value=queue_rows(project), interactive=False,
-                         elem_id="train-queue", wrap=True)
+    rows0, ckpts0 = queue_rows(project), checkpoint_rows(project)
+    queue_note = gr.Markdown(QUEUE_EMPTY, visible=not rows0, elem_id="train-queue-empty")
+    queue = gr.Dataframe(headers=QUEUE_HEADERS, value=rows0, interactive=False, visible=bool(rows0),
+                         elem_id="train-queue", wrap=True, column_widths=queue_widths(rows0))
     with gr.Row():
         job_id = gr.Number(value=None, precision=0, label="Job (empty/0 = newest; click a row)", elem_id="train-job", scale=1)
         cancel_btn = gr.Button("Cancel", elem_id="train-cancel", scale=1)
         resume_btn = gr.Button("Resume", elem_id="train-resume", scale=1)
         retry_btn = gr.Button("Retry", elem_id="train-retry", scale=1)
     progress = gr.HTML(progress_html(None, None), elem_id="train-progress")
-    with gr.Row():
-        loss_plot = gr.Plot(label="Loss", elem_id="train-loss")
-        log = gr.Textbox(label="Log (tail)", lines=14, max_lines=14, interactive=False, elem_id="train-log",
-                         autoscroll=True)
+    overlay = gr.Dropdown(job_choices(project), value=[], multiselect=True, label="Overlay other runs",
+                          elem_id="train-overlay")
+    loss_plot = gr.Plot(label="Loss, learning rate and gradient norm", elem_id="train-loss")
+    log = gr.Textbox(label="Log (tail)", lines=12, max_lines=12, interactive=False, elem_id="train-log",
+                     autoscroll=True)
     gr.Markdown("### Checkpoints")
-    ckpt_table = gr.Dataframe(headers=CKPT_HEADERS, value=checkpoint_rows(project), interactive=False,
-                              elem_id="train-checkpoints", wrap=True)
+    ckpt_note = gr.Markdown(CKPT_EMPTY, visible=not ckpts0, elem_id="train-checkpoints-empty")
+    ckpt_table = gr.Dataframe(headers=CKPT_HEADERS, value=ckpts0, interactive=False, visible=bool(ckpts0),
+                              elem_id="train-checkpoints", wrap=True, column_widths=ckpt_widths(ckpts0))
     with gr.Row():
         ckpt_id = gr.Number(value=None, precision=0, label="Checkpoint (click a row)", elem_id="train-ckpt-id")
         eval_episodes = gr.Number(50, precision=0, label="Rollouts", elem_id="train-eval-episodes")
@@ -181,21 +208,23 @@ def build(ctx: AppContext) -> None:
         latest = jobs.list_jobs(project, limit=1)
         return latest[0] if latest else None
 
-    def refresh(jid, last):
+    def refresh(jid, last, others=()):
         job = _selected(jid)
-        rows = queue_rows(project)
+        rows = shown_table(queue_rows(project), QUEUE_EMPTY, queue_widths)
         if job is None:
-            return rows, progress_html(None, None), gr.update(), "", gr.update(), last
-        size = job.metrics_path.stat().st_size if job.metrics_path.exists() else 0
-        key = (job.id, job.state, size, job.attempt)
+            return (*rows, progress_html(None, None), gr.update(), "", gr.update(), gr.update(), last)
+        paths = [job.metrics_path] + [j.metrics_path for j in (_selected(o) for o in others or ()) if j is not None]
+        sizes = tuple(p.stat().st_size if p.exists() else 0 for p in paths)
+        key = (job.id, job.state, sizes, job.attempt, tuple(others or ()))
         if key == last:
-            return rows, gr.update(), gr.update(), gr.update(), gr.update(), last
+            return (*rows, gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), last)
         records = jobs.read_metrics(job.metrics_path)
         prog = jobs.progress(job, records)
-        return (rows, progress_html(job, prog), loss_figure(job, records), jobs.tail(job.log_path, 60),
-                checkpoint_rows(project, job.id), key)
+        return (*rows, progress_html(job, prog), loss_figure(project, job, records, others),
+                jobs.tail(job.log_path, 60), *shown_table(checkpoint_rows(project, job.id), CKPT_EMPTY, ckpt_widths), key)
 
-    outs = [queue, progress, loss_plot, log, ckpt_table, seen]
+    outs = [queue, queue_note, progress, loss_plot, log, ckpt_table, ckpt_note, seen]
+    watch = [job_id, seen, overlay]
 
     def _spec(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, fm, cam, eps, size):
         return jobs.validate(project, dataset=ds or "", policy=pol, steps=int(n_steps or 0), batch_size=int(bs or 0),
@@ -215,9 +244,10 @@ def build(ctx: AppContext) -> None:
 
     @guarded
     def on_preview(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, be, fm, cam, eps, size):
-        from studio.jobs.spec import preview
+        from studio.jobs.spec import is_offline, preview
 
-        return preview(_spec(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, fm, cam, eps, size))
+        spec = _spec(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, fm, cam, eps, size)
+        return preview(spec, project.home / "jobs" / "<id>" / "run-1" / "output", offline=is_offline(project))
 
     @guarded
     def on_submit(ds, pol, n_steps, bs, lr_, dev, sd, sf, frm, be, fm, cam, eps, size, request: gr.Request):
@@ -271,11 +301,11 @@ def build(ctx: AppContext) -> None:
 
     form = [dataset, policy, steps, batch, lr, device, seed, save_freq, init_from, backend, fmap, cams, episodes,
             image_size]
-    submit_btn.click(on_submit, form, [message, job_id]).then(refresh, [job_id, seen], outs)
+    submit_btn.click(on_submit, form, [message, job_id]).then(refresh, watch, outs)
     preview_btn.click(on_preview, form, preview_out)
     dataset.change(on_dataset, [dataset], [fmap, cams])
     pipeline_btn.click(on_pipeline, [dataset, curated, policy, steps, post_steps, batch, lr, device, seed,
-                                     save_freq, backend], [message, job_id]).then(refresh, [job_id, seen], outs)
+                                     save_freq, backend], [message, job_id]).then(refresh, watch, outs)
     cancel_btn.click(_action(lambda p, i: jobs.cancel(p, i, grace_s=10), "cancelled"), [job_id], message)
     resume_btn.click(_action(jobs.resume, "resumed"), [job_id], message)
     retry_btn.click(_action(jobs.retry, "queued again"), [job_id], message)
@@ -289,8 +319,9 @@ def build(ctx: AppContext) -> None:
 
     queue.select(_row_id, None, job_id)
     ckpt_table.select(_row_id, None, ckpt_id)
-    job_id.change(refresh, [job_id, seen], outs)
-    timer.tick(refresh, [job_id, seen], outs)
+    job_id.change(refresh, watch, outs)
+    overlay.input(refresh, watch, outs)
+    timer.tick(refresh, watch, outs)
 
     def on_open(ds):
         choices = dataset_choices(project)
@@ -298,9 +329,9 @@ def build(ctx: AppContext) -> None:
             fm, cm = on_dataset(ds) if ds else (gr.update(), gr.update())
         except gr.Error:  # a dataset that no longer opens shows nothing here; Fine-tune says why
             fm, cm = gr.update(), gr.update()
-        return gr.update(choices=choices), gr.update(choices=choices), fm, cm
+        return gr.update(choices=choices), gr.update(choices=choices), fm, cm, gr.update(choices=job_choices(project))
 
-    ctx.handlers["on_load:train"] = lambda demo: demo.load(on_open, [dataset], [dataset, curated, fmap, cams],
+    ctx.handlers["on_load:train"] = lambda demo: demo.load(on_open, [dataset], [dataset, curated, fmap, cams, overlay],
                                                            queue=False)
 
 

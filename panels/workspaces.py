@@ -106,7 +106,7 @@ def build(ctx: AppContext) -> None:
     def open_nb(name: str, request: gr.Request | None):
         user = _user(ctx, request)
         nb = NotebookSession(project, name, user=user.name, readonly=not user.can("edit_workspace"))
-        msg = f"Opened `{nb.path.name}`" if not nb.error else "⚠️ This workspace file is invalid."
+        msg = f"Opened `{nb.path.name}`" if not nb.error else "⚠ This workspace file is invalid."
         return nb, msg
 
     @guarded
@@ -274,7 +274,13 @@ def _render_output(out, elem_id: str, markdown_cell: bool) -> Any:
         label = out.title or None
         if hasattr(df, "__len__") and len(df) > 500:
             label = f"{out.title or ''} (first 500 of {len(df)} rows)".strip()
-        return gr.Dataframe(value=shown, label=label, interactive=False, max_height=320, elem_id=elem_id)
+        if not len(shown):
+            return gr.Markdown(f"_{out.title or 'The result'}: no rows._", elem_id=elem_id)
+        from panels.common import column_widths
+
+        long_text = tuple(c for c in shown.columns if shown[c].astype(str).str.len().max() > 40)
+        return gr.Dataframe(value=shown, label=label, interactive=False, max_height=320, elem_id=elem_id,
+                            column_widths=column_widths(shown, wrap=long_text), wrap=True)
     if out.kind == "plotly":
         return gr.Plot(value=out.data, label=out.title or None, elem_id=elem_id)
     if out.kind == "viewer":  # a fresh viewer on every render, no top bar, from frame 0

@@ -627,6 +627,8 @@ def ensure_export(project, selection_name: str, revision: int | None = None) -> 
 def episode_list_args(dataset_root: str | os.PathLike, episodes: Sequence[int]) -> str:
     """`lerobot-train` arguments that train on these episodes of the original dataset
     (note: normalization stats then stay those of the full dataset)."""
+    if not list(episodes):
+        raise StudioError("episodes", "the selection keeps no episodes, so there is nothing to train on")
     eps = ",".join(str(int(e)) for e in sorted(set(episodes)))
     return f"--dataset.root={Path(dataset_root)} --dataset.episodes=[{eps}]"
 

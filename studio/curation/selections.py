@@ -291,6 +291,8 @@ def save_selection(
     name = check_name(name)
     tags = tuple(check_tag(t) for t in tags if str(t).strip())
     res = resolve(dataset, project, predicate=predicate, includes=includes, excludes=excludes, tags=tags)
+    if not res.episodes:  # nothing to train on or export: never stored (it would give `episodes=[]`)
+        raise StudioError(f"selection '{name}'", "keeps no episodes; change the filter so it keeps some, then save")
     conn = project.connect()
     try:
         with db.transaction(conn):
@@ -379,6 +381,28 @@ def compare_selection(facts, episodes: Iterable[int], metrics: dict) -> list[dic
             worse = (hi < 0) if direction == "higher" else (lo > 0)
             row.update(selection=float(a.mean()), rest=float(b.mean()), difference=diff, ci_low=lo, ci_high=hi,
                        verdict="better" if better else "worse" if worse else "no clear difference")
+        rows.append(row)
+    return rows
+
+
+def selection_stats(facts, episodes: Iterable[int], metrics: dict) -> list[dict]:
+    """Per metric, the selection's own mean, median, min and max (what "selection vs the
+    rest" shows when nothing is left out, so there is no rest to compare with)."""
+    import numpy as np
+
+    chosen = set(int(e) for e in episodes)
+    mask = facts["episode_index"].astype(int).isin(chosen).to_numpy()
+    rows = []
+    for name in list(metrics) + [c for c in ("quality_score",) if c in facts.columns]:
+        if name not in facts.columns:
+            continue
+        v = facts[name].astype("float64").to_numpy()
+        a = v[mask & np.isfinite(v)]
+        direction = metrics[name].direction if name in metrics else "higher"
+        row = {"metric": name, "direction": direction, "episodes": int(len(a)), "mean": None, "median": None,
+               "min": None, "max": None}
+        if len(a):
+            row.update(mean=float(a.mean()), median=float(np.median(a)), min=float(a.min()), max=float(a.max()))
         rows.append(row)
     return rows
 

@@ -279,7 +279,7 @@ def score_check_markdown(dataset, project, weights=None, plugin_host=None) -> st
     lines = [f"**Score check.** Spearman correlation of quality_score with duration: **{shown}**{warn}."]
     if not have:
         n = 0 if labels is None else len(labels)
-        lines.append(f"Tag episodes 👍 good and 👎 bad to check the score against your judgement "
+        lines.append(f"Tag episodes **good** and **bad** to check the score against your judgement "
                      f"({n} tagged; both kinds needed; fitting weights needs {MIN_LABELLED}).")
         return "\n\n".join(lines)
     s, b = v.row("quality_score"), v.row(BASELINE)

@@ -264,7 +264,8 @@ def progress(job: Job, records: list[dict[str, Any]] | None = None) -> Progress:
     eta = last.get("eta_s")
     if job.state != RUNNING:
         eta = None
-    return Progress(int(last["step"]), int(last.get("total") or job.total_steps), last.get("loss"),
+    loss = last.get("loss_avg", last.get("loss"))  # the log's number at this step (studio.jobs.curves)
+    return Progress(int(last["step"]), int(last.get("total") or job.total_steps), loss,
                     last.get("samples_per_s"), eta)
 
 

@@ -476,9 +476,14 @@ def _repo_id(dataset: str) -> str:
     return f"local/{name}"
 
 
-def preview(spec: JobSpec, output_dir: str | Path = "<job folder>/run-1/output") -> str:
-    """The exact lerobot-train command a spec runs, then what the studio does to the data first."""
-    args = lerobot_args(spec, Path(str(output_dir)), offline=True if not spec.push_to_hub else False)
+def preview(spec: JobSpec, output_dir: str | Path = "<job folder>/run-1/output", *, offline: bool | None = None) -> str:
+    """The exact lerobot-train command a spec runs, then what the studio does to the data first.
+
+    `offline`: what the job will see when it starts (`is_offline(project)`, as the executor
+    asks); it changes the arguments (no Hub push, no backbone download)."""
+    if offline is None:
+        offline = not spec.push_to_hub
+    args = lerobot_args(spec, Path(str(output_dir)), offline=offline)
     lines = ["lerobot-train \\"] + [f"  {a} \\" for a in args[:-1]] + [f"  {args[-1]}"]
     if spec.init_from and spec.init_from.startswith("job:"):
         lines.append(f"# --policy.path: the final checkpoint of job {spec.init_from[4:]}")

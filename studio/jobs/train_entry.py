@@ -7,7 +7,8 @@ recorded. lerobot logs only to stderr (rounded, `step:2K`), so instead of scrapi
 entry hooks two names that lerobot's training loop looks up at call time:
 
 - `MetricsTracker.step()`, called once after every optimizer update → one `step` record
-  in `metrics.jsonl` (step, loss, lr, grad_norm, samples_per_s, eta_s);
+  in `metrics.jsonl` (step, loss, loss_avg as the log prints it, lr, grad_norm, samples_per_s,
+  eta_s);
 - `save_checkpoint()`, wrapped so a checkpoint is written to a temporary folder and renamed
   into place only when complete (a KILL mid-save never leaves a half checkpoint), with a
   `studio.json` provenance file (job, step, loss at save, dataset) → a `checkpoint` record.
@@ -65,6 +66,7 @@ class Emitter:
         self.last_loss, self.last_step = loss, step
         self.write({
             "kind": "step", "step": step, "total": self.total, "loss": loss,
+            "loss_avg": float(m["loss"].avg),  # what lerobot's log line prints at this step
             "lr": float(m["lr"].val), "grad_norm": float(m["grad_norm"].val),
             "samples_per_s": self.batch_size / dt,
             "eta_s": max(0, self.total - step) * self.step_s,

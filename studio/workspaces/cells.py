@@ -185,7 +185,7 @@ def _run_overview(cell: Cell, ctx: RunContext) -> list[Output]:
     problems = tuple(getattr(ds, "problems", ()) or ())
     if problems:
         lines.append("")
-        lines.append(f"⚠️ {len(problems)} problem(s) found:")
+        lines.append(f"⚠ {len(problems)} problem(s) found:")
         for p in problems[:10]:
             where = p.get("where") if isinstance(p, dict) else getattr(p, "where", "")
             what = p.get("what") if isinstance(p, dict) else getattr(p, "what", str(p))

@@ -22,6 +22,10 @@ it of the form `:key: value` are its options, the rest is its source. A fence ma
 than three backticks so its source can itself hold ``` fences. Front matter holds
 `key: value` lines. `serialize(parse(text))` reproduces a canonical file byte for byte, and
 `parse(serialize(ws)) == ws` for every workspace.
+
+A cell's last outputs are kept in the file, in an ```{output} fence right after the cell
+(one JSON object per line, written by `studio.workspaces.outputs`), so a reopened workspace
+shows what its cells showed; `Cell.outputs` holds that text and the editor never shows it.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from typing import Iterable
 from studio.errors import StudioError
 
 MARKDOWN = "markdown"
+OUTPUT = "output"  # the fence that holds the preceding cell's outputs
 SEPARATOR = "+++"
 _FENCE_RE = re.compile(r"^(?P<fence>`{3,}|~{3,})\s*(?P<info>.*?)\s*$")
 _KIND_RE = re.compile(r"^\{(?P<kind>[A-Za-z][A-Za-z0-9_.-]*)\}$")
@@ -53,6 +58,7 @@ class Cell:
     source: str = ""
     options: tuple[tuple[str, str], ...] = ()
     line: int = field(default=0, compare=False)  # 1-based line of the cell's start in its file
+    outputs: str = ""  # the cell's last outputs as stored in the file (JSON lines), "" = none
 
     def option(self, key: str, default: str | None = None) -> str | None:
         for k, v in self.options:
@@ -207,9 +213,21 @@ def parse(text: str, *, name: str = "workspace", known_kinds: Iterable[str] | No
                 md_lines.extend(lines[i:stop])
                 i = stop
                 continue
+            kind = km["kind"]
+            if kind == OUTPUT:
+                if md_lines and "\n".join(md_lines).strip() or not cells or cells[-1].kind == MARKDOWN \
+                        or cells[-1].outputs:
+                    raise WorkspaceError(_where(name, i + 1, len(cells)),
+                                         "an {output} block belongs right after the cell it shows")
+                if close is None:
+                    raise WorkspaceError(_where(name, i + 1, len(cells) - 1), f"the {{output}} fence {fence} is never closed")
+                cells[-1] = replace(cells[-1], outputs="\n".join(lines[i + 1 : close]).strip("\n"))
+                md_lines = []
+                i = close + 1
+                md_start = i + 1
+                continue
             flush_markdown()
             cell_index = len(cells)
-            kind = km["kind"]
             if kind == MARKDOWN:
                 raise WorkspaceError(_where(name, i + 1, cell_index), "markdown cells are plain prose, not a ```{markdown} fence")
             if kinds is not None and kind not in kinds:
@@ -290,6 +308,8 @@ def serialize(ws: Workspace) -> str:
             body.append(cell.source)
         body.append(fence)
         parts.append("\n".join(body))
+        if cell.outputs:
+            parts.append(f"```{{{OUTPUT}}}\n{cell.outputs}\n```")
     return "\n\n".join(parts) + "\n"
 
 

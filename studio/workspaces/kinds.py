@@ -116,12 +116,13 @@ def _jobs_table(jobs):
     import pandas as pd
 
     from studio.jobs import progress
+    from studio.jobs.curves import loss_text
 
     rows = []
     for j in jobs:
         p = progress(j)
         rows.append({"job": j.id, "name": j.name, "state": j.state, "step": f"{p.step} / {p.total}",
-                     "loss": None if p.loss is None else round(float(p.loss), 4)})
+                     "loss": loss_text(p.loss)})
     return pd.DataFrame(rows)
 
 
@@ -168,8 +169,14 @@ def run_train(cell: Cell, ctx: RunContext) -> list[Output]:
         note = f"Queued job **#{job.id}** ({job.name})."
         info = {"jobs": [job.id]}
     ensure_supervisor(project)
-    note += " Jobs keep running when you close the tab; follow them in the **Train** panel."
-    return [Output("markdown", note), Output("table", _jobs_table(jobs), "jobs"), Output("json", info)]
+    note += " Jobs keep running when you close the tab; follow them in the **Train** panel (run this cell again to redraw the curves)."
+    out = [Output("markdown", note), Output("table", _jobs_table(jobs), "jobs")]
+    from studio.jobs.curves import job_runs, loss_figure
+
+    runs = job_runs(project, [j.id for j in jobs])
+    if any(r.get("kind") == "step" for _, records in runs for r in records):
+        out.append(Output("plotly", loss_figure(runs, title="Training curves"), "training curves"))
+    return out + [Output("json", info)]
 
 
 # ----------------------------------------------------------------------------- evaluate

@@ -69,7 +69,7 @@ def run_cell(ctx: RunContext, index: int, *, kinds: dict[str, CellKind] | None =
             raise StudioError(f"cell {index + 1}", f"unknown cell kind '{cell.kind}' (is its plugin installed?)")
         result.outputs = list(kind.run(cell, ctx) or [])
     except StudioError as exc:
-        result.error = exc.sentence()
+        result.error = exc.ui_sentence()  # a notebook speaks in form words, not CLI flags
     except Exception as exc:
         log.exception("cell %d (%s) of %s failed", index + 1, cell.kind, ctx.workspace_name)
         result.error = f"unexpected error ({type(exc).__name__}: {exc}); details in logs/studio.log"

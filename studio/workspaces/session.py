@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -63,12 +64,17 @@ class NotebookSession:
                     pass
 
     def _restore_checks(self) -> None:
-        """Guided progress survives a closed tab: show each check's last result."""
+        """Guided progress and outputs survive a closed tab: each cell shows its last outputs
+        (kept in the workspace file) and each check its last result (kept in studio.db)."""
+        from studio.workspaces import outputs
+
         done = runner.progress(self.project, self.name)
         for i, cell in enumerate(self.workspace.cells):
-            prev = done.get(runner.cell_key(cell, i))
-            if prev is not None and cell.check:
-                self.results[i] = runner.CellResult(i, cell.kind, check=prev, cell_id=cell.id)
+            prev = done.get(runner.cell_key(cell, i)) if cell.check else None
+            shown, error = outputs.load(cell.outputs) if cell.outputs else ([], None)
+            if prev is not None or shown or error:
+                self.results[i] = runner.CellResult(i, cell.kind, outputs=shown, error=error, check=prev,
+                                                    cell_id=cell.id)
 
     def repair(self, text: str) -> None:
         """Replace an invalid file's text (validated first; refused while still broken)."""
@@ -134,7 +140,7 @@ class NotebookSession:
                 if i >= len(ws.cells):
                     continue
                 cell = ws.cells[i]
-                new = parse_body(cell.kind, body, name=f"cell {i + 1}")
+                new = replace(parse_body(cell.kind, body, name=f"cell {i + 1}"), outputs=cell.outputs)
                 if new != cell:
                     ws = ws.replace_cell(i, new)
             self.workspace = ws
@@ -191,7 +197,23 @@ class NotebookSession:
             if index < len(self.results):
                 self.results[index] = res
             self.version += 1
+            self._keep_outputs(index, res)
         return res
+
+    def _keep_outputs(self, index: int, res: runner.CellResult) -> None:
+        """Write a run's outputs into the workspace file (a viewer's runs stay in their tab)."""
+        from studio.workspaces import outputs
+
+        if self.readonly or index >= len(self.workspace.cells):
+            return
+        cell = self.workspace.cells[index]
+        if cell.kind == "markdown" or (cell.kind, cell.id) != (res.kind, res.cell_id):
+            return  # markdown shows its own text; a cell moved during the run keeps its outputs
+        text = outputs.dump(res.outputs, res.error)
+        if text != cell.outputs:
+            self.workspace = self.workspace.replace_cell(index, replace(cell, outputs=text))
+            self.dirty = True
+            self.autosave()
 
     def run_all(self, progress=None) -> list[runner.CellResult]:
         out = []
