@@ -124,7 +124,12 @@ def _selections(project, ds, seed: int) -> dict:
     """The datasets each arm trains on (selections saved in the project), and the curated size."""
     import numpy as np
 
-    from studio.curation.selections import episode_facts, filter_episodes, get_selection, save_selection
+    from studio.curation.selections import (
+        episode_facts,
+        filter_episodes,
+        get_selection,
+        save_selection,
+    )
 
     def ensure(name: str, **kw):
         try:
@@ -301,7 +306,7 @@ def summarise(rows: list[dict]) -> dict:
     diffs = {}
     for base in ("all", "random"):
         for arm in ARMS:
-            if arm == base or arm not in arms or base not in arms:
+            if arm in (base, "all") or arm not in arms or base not in arms:
                 continue
             common = sorted(set(by[arm]) & set(by[base]))
             pairs = [(by[arm][s], by[base][s]) for s in common
