@@ -354,38 +354,38 @@ def markdown(summary: dict, rows: list[dict], cfg: dict) -> str:
     train = [r["train_s"] for r in rows]
     roll = [r["rollout_s"] for r in rows]
     dates = sorted(r["finished_at"] for r in rows)
-    lines = [
-        f"Run: {len(rows)} arm × seed runs, finished {dates[0]} … {dates[-1]}; machine: {cfg.get('machine', '?')}; "
-        f"load average {min(loads):.1f}–{max(loads):.1f} (1-min, sampled before/after each run). "
-        f"Per run: training {min(train):.0f}–{max(train):.0f} s, {cfg['rollouts']} rollouts {min(roll):.0f}–"
-        f"{max(roll):.0f} s.",
-        f"Settings: {cfg['policy']} CPU preset, batch {cfg['batch_size']}, {cfg['total_steps']} training steps per "
-        f"arm (recipe: {cfg['total_steps'] - round(cfg['total_steps'] * cfg['post_fraction'])} pre + "
-        f"{round(cfg['total_steps'] * cfg['post_fraction'])} post); demo world {cfg['demo_episodes']} episodes, "
-        f"seed {cfg['demo_seed']}; quality selection `{cfg['quality_predicate']}`; rollout seeds "
-        f"{cfg['rollout_seed']}–{cfg['rollout_seed'] + cfg['rollouts'] - 1} for every checkpoint.",
-        "",
-        "| arm | train episodes | training seeds | success per seed (%) | mean success | 95 % t-interval (seeds) "
-        "| pooled Wilson 95 % | mean progress |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    pre = cfg["total_steps"] - round(cfg["total_steps"] * cfg["post_fraction"])
+    run_line = (f"Run: {len(rows)} arm × seed runs, finished {dates[0]} … {dates[-1]}; machine: "
+                f"{cfg.get('machine', '?')}; load average {min(loads):.1f}–{max(loads):.1f} (1-min, sampled "
+                f"before/after each run). Per run: training {min(train):.0f}–{max(train):.0f} s, {cfg['rollouts']} "
+                f"rollouts {min(roll):.0f}–{max(roll):.0f} s.")
+    settings = (f"Settings: {cfg['policy']} CPU preset, batch {cfg['batch_size']}, {cfg['total_steps']} training "
+                f"steps per arm (recipe: {pre} pre + {cfg['total_steps'] - pre} post); demo world "
+                f"{cfg['demo_episodes']} episodes, seed {cfg['demo_seed']}; quality selection "
+                f"`{cfg['quality_predicate']}`; rollout seeds {cfg['rollout_seed']}–"
+                f"{cfg['rollout_seed'] + cfg['rollouts'] - 1} for every checkpoint.")
+    header = ("| arm | train episodes | training seeds | success per seed (%) | mean success "
+              "| 95 % t-interval (seeds) | pooled Wilson 95 % | mean progress |")
+    lines = [run_line, settings, "", header, "|---|---|---|---|---|---|---|---|"]
     for arm in ARMS:
         s = arms.get(arm)
         if s is None:
             lines.append(f"| {ARM_TEXT[arm]} | — | — | not run | — | — | — | — |")
             continue
         w = s["wilson"]
-        lines.append(
-            f"| {ARM_TEXT[arm]} | {'/'.join(map(str, s['n_train_episodes']))} | {', '.join(map(str, s['seeds']))} | "
-            f"{', '.join(_pct(x) for x in s['rates'])} | **{_pct(s['mean'])} %** ({s['k']}/{s['n']}) | "
-            f"{_ci(s['t_low'], s['t_high'])} | [{_pct(w[1])}, {_pct(w[2])}] | {s['mean_progress']:.2f} |")
-    lines += ["", "Paired differences (same training seed, same rollout seeds), in percentage points, and the "
-              "`studio compare` verdict on the pooled rollouts (each training-seed × rollout-seed pair is one "
-              "paired attempt; per-seed verdicts: B = the arm better, A = the baseline better, · = no detectable "
-              "difference):", "",
+        row = (f"| {ARM_TEXT[arm]} | {'/'.join(map(str, s['n_train_episodes']))} | "
+               f"{', '.join(map(str, s['seeds']))} | {', '.join(_pct(x) for x in s['rates'])} | "
+               f"**{_pct(s['mean'])} %** ({s['k']}/{s['n']}) | {_ci(s['t_low'], s['t_high'])} | "
+               f"[{_pct(w[1])}, {_pct(w[2])}] | {s['mean_progress']:.2f} |")
+        lines.append(row)
+    intro = ("Paired differences (same training seed, same rollout seeds), in percentage points, and the "
+             "`studio compare` verdict on the pooled rollouts (each training-seed × rollout-seed pair is one "
+             "paired attempt; per-seed verdicts: B = the arm better, A = the baseline better, · = no detectable "
+             "difference):")
+    lines += ["", intro, "",
               "| arm − baseline | per-seed differences | mean | 95 % t-interval | studio compare (pooled) | per seed |",
               "|---|---|---|---|---|---|"]
-    for key, d in diffs.items():
+    for d in diffs.values():
         per = " ".join(w or "·" for w in d["seed_verdicts"])
         p = f", p = {d['p_value']:.2g}" if d["p_value"] is not None else ""
         lines.append(f"| {ARM_TEXT[d['arm']]} − {ARM_TEXT[d['base']]} | {', '.join(f'{100 * x:+.0f}' for x in d['diffs'])} "

@@ -21,7 +21,7 @@ def test_quick_flywheel_runs_every_arm_and_reports_real_numbers(tmp_path):
     out = tmp_path / "fw"
     env = {**os.environ, "MUJOCO_GL": "osmesa", "PYOPENGL_PLATFORM": "osmesa", "HF_HUB_OFFLINE": "1"}
     r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "flywheel.py"), "--out", str(out), "--quick"],
-                       capture_output=True, text=True, env=env, timeout=3600)
+                       capture_output=True, text=True, env=env, timeout=3600, check=False)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert sorted(row["arm"] for row in rows) == sorted(ARMS)
@@ -57,5 +57,5 @@ def test_quick_flywheel_runs_every_arm_and_reports_real_numbers(tmp_path):
         assert "not run" not in line and "%" in line
     # --report regenerates the same table from results.jsonl alone
     again = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "flywheel.py"), "--out", str(out), "--report"],
-                           capture_output=True, text=True, env=env, timeout=600)
+                           capture_output=True, text=True, env=env, timeout=600, check=False)
     assert again.returncode == 0 and (out / "flywheel.md").read_text() == table
