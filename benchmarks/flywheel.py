@@ -373,7 +373,10 @@ def markdown(summary: dict, rows: list[dict], cfg: dict) -> str:
             lines.append(f"| {ARM_TEXT[arm]} | — | — | not run | — | — | — | — |")
             continue
         w = s["wilson"]
-        row = (f"| {ARM_TEXT[arm]} | {'/'.join(map(str, s['n_train_episodes']))} | "
+        n_eps = "/".join(map(str, s["n_train_episodes"]))
+        if arm == "recipe" and "all" in arms:  # stage 1 on everything, stage 2 on the selection
+            n_eps = f"{'/'.join(map(str, arms['all']['n_train_episodes']))} → {n_eps}"
+        row = (f"| {ARM_TEXT[arm]} | {n_eps} | "
                f"{', '.join(map(str, s['seeds']))} | {', '.join(_pct(x) for x in s['rates'])} | "
                f"**{_pct(s['mean'])} %** ({s['k']}/{s['n']}) | {_ci(s['t_low'], s['t_high'])} | "
                f"[{_pct(w[1])}, {_pct(w[2])}] | {s['mean_progress']:.2f} |")
