@@ -151,11 +151,14 @@ def _selections(project, ds, seed: int) -> dict:
             "quality": quality.name, "n_curated": n}
 
 
+LIVE = ("succeeded", "running", "queued")  # a job of a killed run that finished or still trains is reused
+
+
 def _find_job(project, name: str):
     from studio import jobs
 
-    done = [j for j in jobs.list_jobs(project) if j.name == name and j.state == jobs.SUCCEEDED]
-    return max(done, key=lambda j: j.id) if done else None
+    live = [j for j in jobs.list_jobs(project) if j.name == name and j.state in LIVE]
+    return max(live, key=lambda j: j.id) if live else None
 
 
 def _train(project, arm: str, data: dict, seed: int, a) -> tuple[object, list[int], float]:
@@ -167,7 +170,7 @@ def _train(project, arm: str, data: dict, seed: int, a) -> tuple[object, list[in
     if arm == "recipe":
         post = max(1, round(a.total_steps * a.post_fraction))
         pre = a.total_steps - post
-        prev = [p for p in jobs.list_pipelines(project) if p.name == name and p.state == jobs.SUCCEEDED]
+        prev = [p for p in jobs.list_pipelines(project) if p.name == name and p.state in LIVE]
         if prev:
             p = prev[0]
         else:
