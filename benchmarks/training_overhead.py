@@ -15,11 +15,9 @@ Reported per run:
 Target: studio ≥ 0.95× bare. Runs alternate (bare, studio, bare, studio…) so machine
 load hits both alike; the median is reported.
 
-    .venv/bin/python benchmarks/training_overhead.py --recipe [--total-steps 3000] [--rollouts 100]
-
-The recipe comparison: on the demo world, "pre-train on all → post-train on the curated
-selection" (a studio pipeline) vs "train on all data" with the same total steps; both final
-checkpoints get the same seeded rollouts; success rates with 95% Wilson intervals.
+The pre-train → post-train recipe against training on all data is measured by
+benchmarks/flywheel.py (it replaced this script's old `--recipe` mode, whose single-seed
+numbers did not hold up; docs/benchmarks.md, "flywheel").
 """
 
 from __future__ import annotations
@@ -95,61 +93,6 @@ def run_studio(project, spec) -> tuple[float, float | None, float]:
     return finished - t0, loop_seconds(job.log_path.read_text()), cpu
 
 
-def recipe(a) -> None:
-    os.environ.setdefault("MUJOCO_GL", "osmesa")
-    from studio import jobs
-    from studio.compare import wilson_interval
-    from studio.curation.selections import save_selection
-    from studio.datasets import open_dataset
-    from studio.demo import build_demo_world
-    from studio.project import open_project
-    from studio.sim.rollout import run_rollouts
-
-    home = Path(a.project) if a.project else Path(tempfile.mkdtemp(prefix="studio-bench-recipe-")) / "home"
-    project = open_project(home)
-    t0 = time.time()
-    demos = build_demo_world(project, episodes=a.demo_episodes, seed=0, workers=2)
-    print(f"demo world: {demos} ({time.time() - t0:.0f} s)", flush=True)
-    ds = open_dataset(demos)
-    try:
-        from studio.curation.selections import get_selection
-
-        get_selection(project, a.selection)
-    except Exception:  # noqa: BLE001 - first run: save the curated selection
-        save_selection(project, a.selection, ds, predicate=a.predicate)
-    post = max(1, int(a.total_steps * a.post_fraction))
-    pre = a.total_steps - post
-    t0 = time.time()
-    all_spec = jobs.validate(project, dataset=str(demos), policy=a.policy, steps=a.total_steps,
-                             batch_size=a.batch_size, seed=a.seed)
-    all_job = jobs.submit(project, all_spec, name=f"all data {a.total_steps} steps")
-    pipe = jobs.submit_pretrain_posttrain(project, pretrain=str(demos), posttrain=a.selection, policy=a.policy,
-                                          pretrain_steps=pre, posttrain_steps=post, batch_size=a.batch_size,
-                                          seed=a.seed)
-    ids = [all_job.id] + [j.id for j in pipe.jobs]
-    done = jobs.wait(project, ids, poll_s=2.0)
-    if any(j.state != jobs.SUCCEEDED for j in done):
-        raise SystemExit(f"training failed: {[(j.id, j.state, j.error) for j in done]}")
-    print(f"training: {time.time() - t0:.0f} s", flush=True)
-    results = {}
-    for label, job in (("train on all data", done[0]), ("pre-train -> post-train", done[2])):
-        ck = jobs.final_checkpoint(project, job)
-        out = project.rollouts_dir / f"bench-{job.id}-n{a.rollouts}-s{a.rollout_seed}"
-        if not (out / "summary.json").exists():
-            run_rollouts(str(ck.pretrained_dir), episodes=a.rollouts, workers=2, seed=a.rollout_seed, out=out)
-        import json
-
-        summ = json.loads((out / "summary.json").read_text())
-        k = sum(1 for e in summ["episodes"] if e["success"])
-        est = wilson_interval(k, len(summ["episodes"]))
-        results[label] = est
-        print(f"{label:26s}: {k}/{est.n} = {est.value:.1%} [{est.ci_low:.1%}, {est.ci_high:.1%}]  ({out})",
-              flush=True)
-    print(f"\n{a.policy}, {a.total_steps} total steps (pipeline {pre} + {post}), batch {a.batch_size}, "
-          f"demo world {a.demo_episodes} episodes, selection '{a.selection}' ({a.predicate}), "
-          f"{a.rollouts} rollouts each on seeds {a.rollout_seed}..{a.rollout_seed + a.rollouts - 1}")
-
-
 def hook_cost_s(tmp: Path, n: int = 5000) -> float:
     """Seconds per step that the studio's hook adds (one metrics.jsonl line, flushed)."""
     from lerobot.utils.logging_utils import AverageMeter, MetricsTracker
@@ -176,16 +119,6 @@ def hook_cost_s(tmp: Path, n: int = 5000) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--recipe", action="store_true", help="Run the pre-train → post-train comparison instead.")
-    ap.add_argument("--project", default=None, help="(recipe) reuse this project home.")
-    ap.add_argument("--demo-episodes", type=int, default=150)
-    ap.add_argument("--total-steps", type=int, default=3000)
-    ap.add_argument("--post-fraction", type=float, default=1 / 3)
-    ap.add_argument("--selection", default="smooth-and-fast")
-    ap.add_argument("--predicate", default="quality_pct >= 60")
-    ap.add_argument("--rollouts", type=int, default=100)
-    ap.add_argument("--rollout-seed", type=int, default=1000)
-    ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--policy", default="act")
@@ -193,9 +126,6 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=20)
     ap.add_argument("--frames", type=int, default=100)
     a = ap.parse_args()
-    if a.recipe:
-        recipe(a)
-        return
 
     from studio import jobs
     from studio.project import open_project

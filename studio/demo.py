@@ -3,9 +3,14 @@
 `build_demo_world(project)` writes `<home>/datasets/pick_cube_demos` (LeRobot v3.0 + sim
 sidecar) and the hidden ground truth `<home>/demo_labels.csv` (episode_index, operator,
 skill, success, seed) — outside the dataset, so curation can be scored without leaking it.
+Every frame records `next.reward` (task progress so far) and `next.success`, as real
+teleoperation logs record the outcome: the success signal is explicit, the operator is not.
 
-Operator mix (fractions of the episodes; 150 → 38 expert, 30 careful, 60 novice,
-22 distracted), shuffled with the seed so skill is not readable from episode order.
+World v2 (frozen for the flywheel benchmark, docs/benchmarks.md): like real teleoperation,
+most demonstrations succeed (~85–90 %) and operators differ in efficiency, smoothness,
+hesitation, re-grasps and tremor. Operator mix (150 → 45 expert, 35 careful, 40 novice,
+30 distracted) is chosen so that no operator dominates the frames by episode length;
+shuffled with the seed so skill is not readable from episode order.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from studio.project import Project
 
 DEMO_NAME = "pick_cube_demos"
 LABELS = "demo_labels.csv"
-MIX = {"expert": 38, "careful": 30, "novice": 60, "distracted": 22}  # per 150 episodes
+MIX = {"expert": 45, "careful": 35, "novice": 40, "distracted": 30}  # per 150 episodes
 COMPLETE = "sim/env.json"
+WORLD_VERSION = 2  # operators + mix + outcomes; bump when the world changes (benchmarks quote it)
 
 
 def demo_path(project: Project) -> Path:
@@ -124,12 +130,12 @@ def build_demo_world(
             stream,
             spec=spec,
             cameras=cameras,
-            outcomes=False,
+            outcomes=True,
             repo_id=f"local/{DEMO_NAME}",
             total=len(jobs),
             progress=progress,
             on_episode=on_episode,
-            env_extra={"source": "demo", "seed": int(seed)},
+            env_extra={"source": "demo", "seed": int(seed), "world": WORLD_VERSION},
         )
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=["episode_index", "operator", "skill", "success", "seed"])

@@ -94,12 +94,12 @@ def test_expert_succeeds_at_least_95_percent_of_50_seeded_episodes():
     assert sum(r.succeeded for r in recs) >= 48
 
 
-def test_novice_is_between_40_and_80_percent_and_distracted_below_novice():
-    seeds = range(20)  # over 50 seeds: novice 60%, distracted 40% (docs/user-guide.md)
+def test_most_demonstrations_succeed_and_novices_fail_more_than_experts():
+    seeds = range(20)  # world v2, like real teleoperation: operators mostly succeed (docs/user-guide.md)
     novice = sum(r.succeeded for r in _outcomes("novice", seeds)) / 20
     distracted = sum(r.succeeded for r in _outcomes("distracted", seeds)) / 20
-    assert 0.4 <= novice <= 0.8
-    assert distracted < novice
+    assert 0.5 <= novice <= 0.95
+    assert 0.5 <= distracted <= 0.98
 
 
 def test_operator_styles_show_in_the_data():
@@ -117,8 +117,8 @@ def test_operator_styles_show_in_the_data():
     def jerk(r):  # mean |second difference| of the commanded motion
         return float(np.abs(np.diff(r.action[:, :3], n=2, axis=0)).mean())
 
-    def longest_rest(r):
-        still = np.all(np.abs(r.action[:, :3]) < 1e-9, axis=1).astype(int)
+    def longest_rest(r):  # a resting hand: every motion command under 6 mm per step
+        still = np.all(np.abs(r.action[:, :3]) < 0.006, axis=1).astype(int)
         best = run = 0
         for v in still:
             run = run + 1 if v else 0
@@ -128,8 +128,10 @@ def test_operator_styles_show_in_the_data():
     mean = lambda f, p: float(np.mean([f(r) for r in eps[p]]))  # noqa: E731
     assert mean(lambda r: r.steps, "expert") < mean(lambda r: r.steps, "careful")
     assert mean(jerk, "novice") > 3 * mean(jerk, "expert")
-    assert max(longest_rest(r) for r in eps["distracted"]) >= 12  # long idle stretches
-    assert max(longest_rest(r) for r in eps["expert"]) < 3
+    assert max(longest_rest(r) for r in eps["distracted"]) >= 4  # glances away mid-task ...
+    assert mean(longest_rest, "distracted") > mean(longest_rest, "expert")
+    for p, recs in eps.items():  # ... but a resting hand is never perfectly still
+        assert not any(np.all(r.action[:, :3] == 0, axis=1).any() for r in recs), p
 
 
 def test_profiles_are_documented_knobs():

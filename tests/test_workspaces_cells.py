@@ -112,8 +112,16 @@ def test_guided_workspaces_3_to_5_end_to_end(demo_world, tmp_path, monkeypatch):
     run_checked(ft)
     ids = [j.id for j in jobs.list_jobs(project)]
     done = jobs.wait(project, ids, timeout=900, poll_s=0.5)
-    assert [j.state for j in done] == [jobs.SUCCEEDED] * 2, [j.error for j in done]
+    # the pipeline's two stages and the all-data baseline with the same total steps
+    assert [j.state for j in done] == [jobs.SUCCEEDED] * 3, [j.error for j in done]
+    (single,) = [j for j in done if j.pipeline_id is None]
+    assert single.spec["dataset"].endswith("pick_cube_demos") and single.spec["selection"] is None
+    shipped = [c for c in NotebookSession(project, "03-fine-tune").workspace.cells if c.kind == "train"]
+    pipe, base = shipped  # as shipped, the baseline trains as many steps as both stages together
+    assert int(base.option("steps")) == int(pipe.option("steps")) + int(pipe.option("posttrain_steps"))
     run_checked(session("04-evaluate", add={"evaluate": {"max_steps": "20"}}, episodes="2", workers="1"))
     curated = json.loads((project.rollouts_dir / "curated" / "summary.json").read_text())
     assert curated["n_episodes"] == 2 and all(e["steps"] <= 20 for e in curated["episodes"])
+    alldata = json.loads((project.rollouts_dir / "all-data" / "summary.json").read_text())
+    assert f"/jobs/{single.id}/" in alldata["policy"]  # workspace 5's baseline is the all-data job
     run_checked(session("05-compare", episode="1"))

@@ -94,6 +94,31 @@ def test_failing_cell_is_one_sentence_and_its_check_says_not_yet(synth):
     assert "studio demo" in missing.error
 
 
+def test_evaluate_alldata_is_the_all_data_job_not_a_pipeline_stage(project):
+    """Workspace 4's baseline (`:checkpoint: alldata`) is the single job trained on the workspace
+    dataset itself — never a stage of the recipe's pipeline, never a job on a selection."""
+    from studio import jobs
+    from studio.curation.selections import save_selection
+    from studio.datasets import open_dataset
+    from studio.synthetic import write_synthetic_dataset
+
+    root = project.datasets_dir / "reach"
+    write_synthetic_dataset(root, episodes=6, frames=30, environment_state=True, seed=1)
+    ws = ws_of(Cell("evaluate", "", (("checkpoint", "alldata"), ("check", "rollouts_done"))), dataset="reach")
+    res = run_cell(RunContext(project, ws, "mine"), 0)
+    assert "no all-data training job yet" in res.error and not res.check.passed
+    alldata = jobs.submit(project, jobs.validate(project, dataset="reach", policy="act", steps=30),
+                          name="03-fine-tune: act on reach")
+    save_selection(project, "few", open_dataset(root), predicate="episode_index < 3")
+    pipe = jobs.submit_pretrain_posttrain(project, pretrain="reach", posttrain="few", pretrain_steps=20,
+                                          posttrain_steps=10)
+    jobs.submit(project, jobs.validate(project, dataset="few", policy="act", steps=30), name="03-fine-tune: act on few")
+    assert pipe.jobs[0].id > alldata.id and pipe.jobs[0].name.endswith(" on reach")
+    res = run_cell(RunContext(project, ws, "mine"), 0)
+    assert res.error.startswith(f"job #{alldata.id}") and "queued" in res.error, res.error
+    assert not res.check.passed
+
+
 def test_curate_cell_saves_selection_and_scores_it_against_the_hidden_truth(synth):
     from studio.curation.selections import get_selection
 

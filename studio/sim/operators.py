@@ -4,9 +4,14 @@ An operator is one state machine (approach → descend → close → check → l
 driven by a `SkillProfile`: a small set of documented knobs. No trajectory is hard-coded;
 every episode differs through the cube position and the operator's own seeded randomness.
 
-Profiles (see PROFILES): `expert` (direct, smooth, fast), `careful` (slow, pauses),
-`novice` (jerky, detours, imprecise aim → re-grasps, gripper chatter, some failures) and
-`distracted` (long idle stretches, gives up often).
+Profiles (see PROFILES), modelled on what real teleoperation data shows — most
+demonstrations succeed; operators differ in efficiency, smoothness, hesitation, re-grasps
+and tremor rather than mostly in failing:
+`expert` (direct, smooth, fast), `careful` (slow, short hesitations), `novice` (tremor,
+jolts, detours, imprecise aim → re-grasps, gripper chatter, an occasional failure) and
+`distracted` (short glances away mid-task, a shaky hand, now and then walks away).
+A resting hand is never perfectly still: pauses command small drift (`idle_noise`), not
+exact zeros.
 """
 
 from __future__ import annotations
@@ -46,27 +51,28 @@ class SkillProfile:
     quit_prob: float = 0.0  # chance that a long idle stretch ends the episode (walked away)
     smoothing: float = 0.0  # low-pass on the commanded velocity (0 = none; skilled hands blend moves)
     hover: float = 0.06  # approach height above the cube
+    idle_noise: float = 0.0008  # std of the drift a resting hand still commands (never exact zero)
 
 
 PROFILES: dict[str, SkillProfile] = {
     p.name: p
     for p in (
-        SkillProfile("expert", skill=0.95, speed=0.035, gain=0.6, noise=0.0005, jerk_prob=0.0, jerk_size=0.0,
+        SkillProfile("expert", skill=0.95, speed=0.03, gain=0.55, noise=0.0005, jerk_prob=0.0, jerk_size=0.0,
                      pause_prob=0.0, pause_steps=(0, 0), idle_prob=0.0, idle_steps=(0, 0), detour_prob=0.0,
                      detour_size=0.0, aim_error=0.002, close_wait=4, chatter_prob=0.0, max_attempts=3,
-                     give_up_prob=0.0, smoothing=0.6),
+                     give_up_prob=0.0, smoothing=0.6, idle_noise=0.0005),
         SkillProfile("careful", skill=0.75, speed=0.015, gain=0.35, noise=0.0008, jerk_prob=0.0, jerk_size=0.0,
-                     pause_prob=0.06, pause_steps=(2, 6), idle_prob=0.0, idle_steps=(0, 0), detour_prob=0.0,
+                     pause_prob=0.05, pause_steps=(2, 5), idle_prob=0.0, idle_steps=(0, 0), detour_prob=0.0,
                      detour_size=0.0, aim_error=0.003, close_wait=6, chatter_prob=0.0, max_attempts=3,
-                     give_up_prob=0.0, smoothing=0.6),
-        SkillProfile("novice", skill=0.35, speed=0.03, gain=0.7, noise=0.005, jerk_prob=0.08, jerk_size=0.02,
-                     pause_prob=0.03, pause_steps=(1, 4), idle_prob=0.0, idle_steps=(0, 0), detour_prob=0.6,
-                     detour_size=0.08, aim_error=0.016, close_wait=2, chatter_prob=0.15, max_attempts=2,
-                     give_up_prob=0.6),
-        SkillProfile("distracted", skill=0.15, speed=0.02, gain=0.5, noise=0.002, jerk_prob=0.02,
-                     jerk_size=0.015, pause_prob=0.02, pause_steps=(2, 5), idle_prob=0.08, idle_steps=(20, 45),
-                     detour_prob=0.3, detour_size=0.06, aim_error=0.018, close_wait=3, chatter_prob=0.03,
-                     max_attempts=2, give_up_prob=0.7, quit_prob=0.3, smoothing=0.2),
+                     give_up_prob=0.0, smoothing=0.6, idle_noise=0.0008),
+        SkillProfile("novice", skill=0.45, speed=0.025, gain=0.6, noise=0.004, jerk_prob=0.06, jerk_size=0.015,
+                     pause_prob=0.03, pause_steps=(1, 3), idle_prob=0.0, idle_steps=(0, 0), detour_prob=0.6,
+                     detour_size=0.07, aim_error=0.011, close_wait=3, chatter_prob=0.08, max_attempts=2,
+                     give_up_prob=0.4, smoothing=0.3, idle_noise=0.003),
+        SkillProfile("distracted", skill=0.35, speed=0.022, gain=0.5, noise=0.002, jerk_prob=0.02,
+                     jerk_size=0.01, pause_prob=0.03, pause_steps=(1, 4), idle_prob=0.05, idle_steps=(3, 10),
+                     detour_prob=0.2, detour_size=0.05, aim_error=0.007, close_wait=4, chatter_prob=0.02,
+                     max_attempts=3, give_up_prob=0.4, quit_prob=0.15, smoothing=0.4, idle_noise=0.002),
     )
 }
 
@@ -132,10 +138,11 @@ class ScriptedOperator:
         zero = np.zeros(3)
         self.t += 1
 
-        if self.idle > 0:  # looking away / pausing: the hand rests
+        if self.idle > 0:  # looking away / pausing: the hand rests, but never perfectly still
             self.idle -= 1
             self.v = zero
-            return np.array([*zero, self.grip], dtype=np.float32)
+            drift = rng.normal(0.0, p.idle_noise, 3)
+            return np.array([*drift, self.grip], dtype=np.float32)
         if p.idle_prob and rng.random() < p.idle_prob:
             if self.t > MIN_STEPS_BEFORE_QUIT and rng.random() < p.quit_prob:
                 self.gave_up = True
@@ -190,6 +197,12 @@ class ScriptedOperator:
         elif self.phase == "lift":
             self.grip = 1.0
             move = self._move(target, np.array([target[0], target[1], self.z_rest + 0.2]))
+            if cube[2] - self.z_rest < 0.01 and target[2] - self.z_rest > 0.05:  # dropped it: look, re-grasp
+                self.attempt += 1
+                if self.attempt >= p.max_attempts or rng.random() < p.give_up_prob:
+                    self.gave_up = True
+                    return None
+                self.phase, self.wait = "release", 3
 
         self.v = p.smoothing * self.v + (1.0 - p.smoothing) * move
         move = self.v + rng.normal(0.0, p.noise, 3)

@@ -186,13 +186,21 @@ def _checkpoint_policy(ctx: RunContext, ref: str) -> tuple[str, str]:
     """(policy spec for the rollout engine, label) from a `:checkpoint:` reference.
 
     `pretrain` / `posttrain`: the final checkpoint of that stage of this workspace's latest
-    pipeline; `job:N`: job N's final checkpoint; otherwise a checkpoint folder path.
+    pipeline; `alldata`: the latest single job (no pipeline) trained on the workspace dataset
+    itself — the all-data arm the recipe is compared against; `job:N`: job N's final
+    checkpoint; otherwise a checkpoint folder path.
     """
-    from studio.jobs import final_checkpoint, get_job, list_pipelines, progress
+    from studio.jobs import final_checkpoint, get_job, list_jobs, list_pipelines, progress
 
     ref = ref.strip()
     job = None
-    if ref in ("pretrain", "posttrain", "pre-train", "post-train"):
+    if ref in ("alldata", "all-data"):
+        dataset = ctx.workspace.get("dataset") or ""
+        mine = [j for j in list_jobs(ctx.project) if j.pipeline_id is None and j.name.endswith(f" on {dataset}")]
+        if not dataset or not mine:
+            raise StudioError("evaluate :checkpoint:", "no all-data training job yet; run the Fine-tune workspace first")
+        job = max(mine, key=lambda j: j.id)
+    elif ref in ("pretrain", "posttrain", "pre-train", "post-train"):
         pipes = [p for p in list_pipelines(ctx.project) if p.name.startswith(f"{ctx.workspace_name}:")] or list_pipelines(ctx.project)
         if not pipes:
             raise StudioError("evaluate :checkpoint:", "no pre-train → post-train pipeline yet; run the Fine-tune workspace first")
@@ -205,7 +213,8 @@ def _checkpoint_policy(ctx: RunContext, ref: str) -> tuple[str, str]:
     if job is None:
         path = Path(ref).expanduser()
         if not path.exists():
-            raise StudioError("evaluate :checkpoint:", f"'{ref}' is not pretrain, posttrain, job:N or a checkpoint folder")
+            raise StudioError("evaluate :checkpoint:",
+                              f"'{ref}' is not pretrain, posttrain, alldata, job:N or a checkpoint folder")
         return str(path), path.name
     job = get_job(ctx.project, job.id)
     if job.state != "succeeded":
@@ -252,7 +261,7 @@ def run_evaluate(cell: Cell, ctx: RunContext) -> list[Output]:
     elif cell.option("checkpoint"):
         policy, label = _checkpoint_policy(ctx, cell.option("checkpoint"))
     else:
-        raise StudioError("evaluate cell", "set :checkpoint: (pretrain, posttrain, job:N or a folder) or :policy:")
+        raise StudioError("evaluate cell", "set :checkpoint: (pretrain, posttrain, alldata, job:N or a folder) or :policy:")
     episodes = cell.int_option("episodes", 50)
     workers = cell.int_option("workers", 2)
     seed = cell.int_option("seed", 0)
