@@ -88,7 +88,7 @@ def overview_markdown(ds, project=None) -> str:
         "",
         "**Features**",
         "",
-        "| feature | trains as | dtype | shape | names |",
+        "| feature | trains as | dtype | <span style='white-space:nowrap'>shape</span> | names |",
         "|---|---|---|---|---|",
     ]
     vec = ds.vector_features()
@@ -122,8 +122,8 @@ def names_cell(names) -> str:
     names = [str(n) for n in names]
     if len(names) <= NAMES_SHOWN + 1:
         return html.escape(", ".join(names))
-    head = html.escape(", ".join(names[:NAMES_SHOWN]))
-    return (f"<details class='feature-names'><summary>{len(names)} names: {head}, …</summary>"
+    first = names[0] if len(names[0]) <= 28 else names[0][:27] + "…"
+    return (f"<details class='feature-names'><summary>{len(names)} names ({html.escape(first)}, …)</summary>"
             f"{html.escape(', '.join(names))}</details>")
 
 
@@ -548,8 +548,8 @@ def build(ctx: AppContext) -> None:
     ep_prev.click(lambda src, ep: on_episode(src, ep, -1), [current, ep_num], play_outputs)
     ep_next.click(lambda src, ep: on_episode(src, ep, +1), [current, ep_num], play_outputs)
     episodes.select(on_select_row, [current, episodes], ep_num).then(on_episode, [current, ep_num], play_outputs)
-    ctx.handlers["on_load:datasets-keys"] = lambda demo: demo.load(None, None, None, js=EPISODE_KEYS_JS).then(
-        None, None, None, js=SQL_KEYS_JS)
+    keys_js = f"() => {{ ({EPISODE_KEYS_JS.strip()})(); ({SQL_KEYS_JS.strip()})(); }}"
+    ctx.handlers["on_load:datasets-keys"] = lambda demo: demo.load(None, None, None, js=keys_js)
 
     def on_load(request: gr.Request):
         wanted = (request.query_params.get("dataset") or "") if request else ""

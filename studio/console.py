@@ -12,6 +12,7 @@ from typing import Any
 
 SIGNIFICANT = 4  # digits a float keeps in the result table (the CSV keeps full precision)
 VECTOR_SHOWN = 4  # elements of a vector cell shown before "…"
+KEEP_CSV = 20  # query CSVs kept under cache/downloads/sql/
 
 
 def is_vector(series) -> bool:
@@ -28,15 +29,15 @@ def is_vector(series) -> bool:
 
 
 def decimals_for(values, significant: int = SIGNIFICANT) -> int | None:
-    """Decimals that keep `significant` digits for the small end of a column's values
-    (10th percentile of the non-zero magnitudes), 0–8; None for a column without them."""
+    """Decimals that keep `significant` digits for the column's smallest non-zero magnitude,
+    0–8; None for a column without one."""
     import numpy as np
 
     v = np.abs(np.asarray(values, dtype=float))
     v = v[np.isfinite(v) & (v > 0)]
     if v.size == 0:
         return None
-    mag = math.floor(math.log10(float(np.percentile(v, 10))))
+    mag = math.floor(math.log10(float(v.min())))
     return int(min(8, max(0, significant - 1 - mag)))
 
 
@@ -111,7 +112,7 @@ def scales_differ(df, ys: list[str], ratio: float = 20.0) -> bool:
 
 
 def write_csv(project, df, label: str = "query") -> Path:
-    """The full fetched result as CSV under <home>/cache/downloads/ (the folder the served app
+    """The fetched result as CSV under <home>/cache/downloads/sql/ (a folder the served app
     hands out); full precision, vectors as JSON lists."""
     import json
 
@@ -124,7 +125,10 @@ def write_csv(project, df, label: str = "query") -> Path:
         if is_vector(out[col]):
             out[col] = [None if v is None else json.dumps(np.asarray(v).tolist()) for v in out[col]]
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-")[:40] or "query"
-    folder = Path(project.home) / "cache" / "downloads"
+    folder = Path(project.home) / "cache" / "downloads" / "sql"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in sorted(folder.glob("*.csv"), key=lambda f: f.stat().st_mtime)[:-KEEP_CSV]:
+        old.unlink(missing_ok=True)  # a download is taken right after the query; keep the newest few
     path = folder / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}-{time.perf_counter_ns() % 1_000_000:06d}.csv"
     atomic_write_text(path, out.to_csv(index=False))
     return path
