@@ -31,6 +31,16 @@ def set_choices(ctx: AppContext) -> list[tuple[str, str]]:
     return [(ref.label, str(ref.path)) for ref in cmp.list_rollout_sets(ctx.project)]
 
 
+def sets_note(ctx: AppContext) -> str:
+    """Why some registered rollout sets are not offered (nothing to compare until reviewed)."""
+    names = cmp.unreviewed_sets(ctx.project)
+    if not names:
+        return ""
+    shown = ", ".join(f"`{n}`" for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (f"<small>Not offered until reviewers judge some of their episodes (Rollouts panel): {shown} — "
+            "real-robot sets have no outcomes of their own.</small>")
+
+
 def failures_markdown(ctx: AppContext, extra: list[str] | None = None) -> str:
     sentences = [f.sentence() for f in (ctx.plugins.failures() if ctx.plugins is not None else [])]
     sentences += [s for s in (extra or []) if s not in sentences]
@@ -41,7 +51,9 @@ def failures_markdown(ctx: AppContext, extra: list[str] | None = None) -> str:
 
 
 def verdict_markdown(comp: cmp.Comparison) -> str:
-    lines = []
+    lines = [f"> ⚠️ **Check before trusting this comparison:** {w}." for w in comp.warnings]
+    if lines:
+        lines.append("")
     for i, rs in enumerate(comp.sets):
         tag = "A (baseline)" if i == 0 else ("B" if len(comp.sets) == 2 else f"B{i}")
         reviewed = int((rs.episodes["source"] == "review").sum())
@@ -119,6 +131,7 @@ def build(ctx: AppContext) -> None:
                            elem_id="compare-sets", scale=5)
         refresh = gr.Button("↻", size="sm", scale=0, elem_id="compare-refresh")
         run = gr.Button("Compare", variant="primary", scale=1, elem_id="compare-run")
+    note = gr.Markdown(sets_note(ctx), elem_id="compare-sets-note")
     verdict = gr.Markdown(elem_id="compare-verdict")
     table = gr.Dataframe(interactive=False, wrap=True, elem_id="compare-table", label="Comparison metrics")
     plot = gr.Plot(elem_id="compare-plot", label="Metrics with 95% intervals")
@@ -139,7 +152,12 @@ def build(ctx: AppContext) -> None:
 
     @guarded
     def do_compare(paths: list[str]):
-        comp = run_comparison(ctx, paths)
+        try:
+            comp = run_comparison(ctx, paths)
+        except cmp.CompareError as exc:  # a refusal stays on the page, and no stale result stays beside it
+            empty = pd.DataFrame()
+            return (f"### Not compared\n\n⛔ {exc.sentence()}", empty, None, gr.update(),
+                    gr.update(choices=[], value=None, visible=False), empty, gr.update(choices=[], value=None), {})
         tab = pd.DataFrame(cmp.comparison_table(comp))
         names = [s.name for s in comp.sets]
         st = {"paths": [str(s.root) for s in comp.sets], "names": names, "challenger": 1}
@@ -196,11 +214,11 @@ def build(ctx: AppContext) -> None:
 
     @guarded
     def do_refresh():
-        return gr.update(choices=set_choices(ctx)), failures_markdown(ctx)
+        return gr.update(choices=set_choices(ctx)), failures_markdown(ctx), sets_note(ctx)
 
-    refresh.click(do_refresh, None, [sets, problems])
+    refresh.click(do_refresh, None, [sets, problems, note])
     # rollout sets written after the app started appear on the next page load
-    ctx.handlers["on_load:compare"] = lambda demo: demo.load(do_refresh, None, [sets, problems], queue=False)
+    ctx.handlers["on_load:compare"] = lambda demo: demo.load(do_refresh, None, [sets, problems, note], queue=False)
 
 
 PANEL = Panel(name="Compare", build=build, order=50, description="Compare checkpoints' rollout sets")

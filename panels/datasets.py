@@ -5,8 +5,10 @@ studio.video; this panel only drives them."""
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -19,6 +21,8 @@ from studio.errors import StudioError
 log = logging.getLogger("studio.ui.datasets")
 
 DEFAULT_SQL = "SELECT episode_index, length, duration_s FROM episodes ORDER BY length DESC"
+RESULT_ROWS = 1000  # rows a query fetches: charted and written to the CSV
+SHOWN_ROWS = 100  # rows the result table draws (a 1,000-row table costs the browser ~1 s to draw)
 PAGE_SIZES = [10, 25, 50, 100]
 _open_lock = threading.Lock()
 _opened: dict[str, Any] = {}  # source string -> Dataset (re-opened on every explicit Open)
@@ -84,17 +88,18 @@ def overview_markdown(ds, project=None) -> str:
         "",
         "**Features**",
         "",
-        "| feature | trains as | dtype | shape | names |",
+        "| feature | trains as | dtype | <span style='white-space:nowrap'>shape</span> | names |",
         "|---|---|---|---|---|",
     ]
     vec = ds.vector_features()
     for key, ft in s["features"].items():
-        names = ", ".join(vec.get(key, [])) if key in vec else ""
+        names = names_cell(vec.get(key, [])) if key in vec else ""
         if ft["dtype"] == "video":
             v = s["videos"].get(key, {})
             names = f"{v.get('present', 0)} present, {v.get('missing', 0)} missing"
         role = f"`{trains_as[key]}`" if key in trains_as else "–"
-        lines.append(f"| `{key}` | {role} | {ft['dtype']} | {ft['shape']} | {names} |")
+        shape = "×".join(str(x) for x in ft["shape"]) if isinstance(ft["shape"], (list, tuple)) else str(ft["shape"])
+        lines.append(f"| `{key}` | {role} | {_nowrap(ft['dtype'])} | {_nowrap(shape)} | {names} |")
     problems = s["problems"]
     lines += ["", f"**Problems ({len(problems)})**" if problems else "**Problems:** none found ✓", ""]
     for p in problems[:50]:
@@ -102,6 +107,24 @@ def overview_markdown(ds, project=None) -> str:
     if len(problems) > 50:
         lines.append(f"- … and {len(problems) - 50} more (`studio info --json` lists all)")
     return "\n".join(lines)
+
+
+NAMES_SHOWN = 3  # joint names listed in the Features table before the rest fold away
+
+
+def _nowrap(text: str) -> str:
+    return f"<span style='white-space:nowrap'>{html.escape(str(text))}</span>"
+
+
+def names_cell(names) -> str:
+    """A feature's element names: a few inline, the rest folded (a 29-joint humanoid does not
+    push the tabs down the page)."""
+    names = [str(n) for n in names]
+    if len(names) <= NAMES_SHOWN + 1:
+        return html.escape(", ".join(names))
+    first = names[0] if len(names[0]) <= 28 else names[0][:27] + "…"
+    return (f"<details class='feature-names'><summary>{len(names)} names ({html.escape(first)}, …)</summary>"
+            f"{html.escape(', '.join(names))}</details>")
 
 
 def episode_columns(ds) -> list[str]:
@@ -126,34 +149,95 @@ def episodes_page(ctx: AppContext, ds, sort: str, descending: bool, page: int, s
     return res.df, page, f"page {page} of {pages} · {total} episodes"
 
 
-def chart_figure(df):
-    """A plotly chart for a query result: bars for few categories, lines/points otherwise."""
+AXES = ["auto", "one axis", "left + right axes", "one panel per column"]
+
+
+def chart_figure(df, x: str | None = None, ys: list[str] | None = None, axes: str = "auto"):
+    """A plotly chart of a query result: `x` across (any scalar column, never a vector one),
+    `ys` up; bars for few rows, lines for a rising x, points otherwise. `axes`: one shared y
+    axis, the first column left and the rest right, or one panel per column; "auto" splits
+    them when their scales differ (studio.console.scales_differ)."""
     import pandas as pd
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from studio.console import chart_columns, default_axes, scales_differ
 
     if df is None or len(df) == 0 or len(df.columns) == 0:
         raise StudioError("chart", "run a query that returns rows first")
-    numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+    xs, numeric = chart_columns(df)
     if not numeric:
         raise StudioError("chart", "the result has no numeric column to plot")
-    x = df.columns[0]
-    ys = [c for c in numeric if c != x][:4]
-    fig = go.Figure()
-    if not ys:  # one numeric column: its distribution
-        fig.add_trace(go.Histogram(x=df[x], name=str(x)))
-        fig.update_layout(xaxis_title=str(x), yaxis_title="count")
+    if x and x not in xs:
+        what = "holds a list per row (a vector)" if x in df.columns else "is not a column of the result"
+        raise StudioError("chart", f"'{x}' {what}; choose a column with one value per row across")
+    if not x:
+        x = default_axes(df)[0]
+    ys = [y for y in (ys or []) if y in numeric and y != x][:8] or [y for y in numeric if y != x][:4]
+    if not ys and x in numeric:
+        fig = go.Figure(go.Histogram(x=df[x], name=str(x)))  # one numeric column: its distribution
+        fig.update_layout(xaxis_title=str(x), yaxis_title="count", height=360,
+                          margin={"l": 40, "r": 10, "t": 30, "b": 40})
+        return fig
+    if not ys:
+        raise StudioError("chart", f"choose a numeric column to plot up (across: '{x}')")
+    if axes == "auto":
+        axes = ("one panel per column" if len(ys) > 2 else "left + right axes") if scales_differ(df, ys) else "one axis"
+    numeric_x = pd.api.types.is_numeric_dtype(df[x])
+    xv = df[x] if numeric_x else df[x].astype(str)
+
+    def trace(y: str, i: int):
+        if len(df) <= 60:
+            return go.Bar(x=xv, y=df[y], name=str(y), offsetgroup=str(i))
+        if numeric_x and df[x].is_monotonic_increasing:
+            return go.Scatter(x=xv, y=df[y], mode="lines", name=str(y))
+        return go.Scatter(x=xv, y=df[y], mode="markers", name=str(y), marker={"size": 5})
+
+    if axes == "one panel per column" and len(ys) > 1:
+        fig = make_subplots(rows=len(ys), cols=1, shared_xaxes=True, vertical_spacing=0.04)
+        for i, y in enumerate(ys):
+            fig.add_trace(trace(y, i), row=i + 1, col=1)
+            fig.update_yaxes(title_text=str(y), row=i + 1, col=1)
+        fig.update_xaxes(title_text=str(x), row=len(ys), col=1)
+        fig.update_layout(height=max(360, 170 * len(ys)))
+    elif axes == "left + right axes" and len(ys) > 1:
+        fig = make_subplots(specs=[[{"secondary_y": True}]])
+        for i, y in enumerate(ys):
+            fig.add_trace(trace(y, i), secondary_y=i > 0)
+        fig.update_yaxes(title_text=str(ys[0]), secondary_y=False)
+        fig.update_yaxes(title_text=", ".join(map(str, ys[1:])), secondary_y=True)
+        fig.update_layout(xaxis_title=str(x), barmode="group", height=360)
     else:
-        xv = df[x].astype(str) if not pd.api.types.is_numeric_dtype(df[x]) else df[x]
-        for y in ys:
-            if len(df) <= 60:
-                fig.add_trace(go.Bar(x=xv, y=df[y], name=str(y)))
-            elif pd.api.types.is_numeric_dtype(df[x]) and df[x].is_monotonic_increasing:
-                fig.add_trace(go.Scatter(x=xv, y=df[y], mode="lines", name=str(y)))
-            else:
-                fig.add_trace(go.Scatter(x=xv, y=df[y], mode="markers", name=str(y)))
-        fig.update_layout(xaxis_title=str(x), barmode="group")
-    fig.update_layout(height=360, margin={"l": 40, "r": 10, "t": 30, "b": 40})
+        fig = go.Figure([trace(y, i) for i, y in enumerate(ys)])
+        fig.update_layout(xaxis_title=str(x), barmode="group", height=360)
+    fig.update_layout(margin={"l": 40, "r": 40, "t": 30, "b": 40}, legend={"orientation": "h", "y": 1.08})
     return fig
+
+
+def schema_html(ctx: AppContext, ds) -> str:
+    """The schema browser beside the SQL box: each view with its columns and their types."""
+    from studio.console import schema_rows
+
+    parts = ["<div class='sql-schema' style='max-height:460px;overflow:auto;font-size:0.85em'>"]
+    for view, cols in schema_rows(catalog(ctx, ds).schema()):
+        name = html.escape(view)
+        if cols is None:
+            parts.append(f"<details><summary><code>{name}</code> <small>(plugin view: columns appear once a query "
+                         "uses it)</small></summary></details>")
+            continue
+        rows = "".join(f"<tr><td style='padding:1px 6px 1px 0'><code>{html.escape(c)}</code></td>"
+                       f"<td style='white-space:nowrap;color:#6b7280'>{html.escape(t)}</td></tr>" for c, t in cols)
+        opened = " open" if view in ("frames", "episodes", "tasks") else ""
+        parts.append(f"<details{opened} data-view='{name}'><summary><code>{name}</code> "
+                     f"<small>{len(cols)} columns</small></summary><table>{rows}</table></details>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def error_html(sentence: str) -> str:
+    """A refused or failed query: the sentence stays on the page until the next run."""
+    return (f"<div class='sql-error' style='color:#b91c1c;font-weight:600'>⛔ {html.escape(sentence)}</div>"
+            "<small>The previous result is cleared; fix the query and run it again.</small>")
 
 
 def joint_figure(ds, arrays: dict):
@@ -250,6 +334,24 @@ def play_episode(ctx: AppContext, ds, episode: int):
     return value, info, cameras_markdown(ds, rec)
 
 
+# Ctrl+Enter (⌘+Enter) or Shift+Enter in the SQL box runs the query, as in SQL consoles; the
+# capture listener runs before the editor, which would otherwise insert a new line.
+SQL_KEYS_JS = """
+() => {
+  if (window.__studioSqlKeys) return;
+  window.__studioSqlKeys = true;
+  window.addEventListener("keydown", (e) => {
+    if (e.key !== "Enter" || !(e.ctrlKey || e.metaKey || e.shiftKey) || e.altKey) return;
+    const box = document.querySelector("#datasets-sql");
+    if (!box || !e.target || !box.contains(e.target)) return;
+    const run = document.querySelector("#datasets-run");
+    if (!run) return;
+    e.preventDefault(); e.stopPropagation();
+    setTimeout(() => run.click(), 0);  // after the editor has sent its latest text
+  }, true);
+}
+"""
+
 # Keyboard navigation of the Episode tab: ←/→ previous/next episode, space plays or pauses
 # the viewer (the key is handed to its canvas). Keys typed into fields are left alone.
 EPISODE_KEYS_JS = """
@@ -307,17 +409,32 @@ def build(ctx: AppContext) -> None:
                                 max_height=420)
 
     with gr.Tab("SQL", elem_id="datasets-tab-sql"):
-        views_md = gr.Markdown("Read-only SQL over the views `frames` (one row per frame, one column per joint, e.g. "
-                               "`\"action.gripper.pos\"`), `episodes`, `tasks` and plugin views.",
-                               elem_id="datasets-views")
-        sql = gr.Code(value=DEFAULT_SQL, language="sql", lines=3, label="SQL", elem_id="datasets-sql",
-                      interactive=True)
         with gr.Row():
-            run_btn = gr.Button("Run", variant="primary", elem_id="datasets-run")
-            chart_btn = gr.Button("Chart", elem_id="datasets-chart")
-        sql_status = gr.Markdown("", elem_id="datasets-sql-status")
-        result = gr.Dataframe(interactive=False, elem_id="datasets-result", label="Result", max_height=420)
+            with gr.Column(scale=3):
+                views_md = gr.Markdown("Read-only SQL over the views `frames` (one row per frame, one column per "
+                                       "joint, e.g. `\"action.gripper.pos\"`), `episodes`, `tasks` and plugin views.",
+                                       elem_id="datasets-views")
+                sql = gr.Code(value=DEFAULT_SQL, language="sql", lines=4, label="SQL (Ctrl+Enter or Shift+Enter runs)",
+                              elem_id="datasets-sql", interactive=True)
+                with gr.Row():
+                    run_btn = gr.Button("Run", variant="primary", elem_id="datasets-run", scale=2)
+                    csv_btn = gr.DownloadButton("⬇ CSV", value=None, visible=False, elem_id="datasets-csv", scale=1)
+                sql_status = gr.HTML("", elem_id="datasets-sql-status")
+            with gr.Column(scale=1, min_width=240):
+                gr.Markdown("**Schema**")
+                schema = gr.HTML("<small>Open a dataset to see its views and columns.</small>",
+                                 elem_id="datasets-schema")
+        result = gr.Dataframe(interactive=False, elem_id="datasets-result", label="Result", max_height=420,
+                              visible=False)
+        with gr.Row(equal_height=True):
+            chart_x = gr.Dropdown(label="Across (x)", choices=[], value=None, elem_id="datasets-chart-x", scale=2)
+            chart_y = gr.Dropdown(label="Up (y)", choices=[], value=[], multiselect=True, elem_id="datasets-chart-y",
+                                  scale=3)
+            chart_axes = gr.Dropdown(label="Axes", choices=AXES, value="auto", elem_id="datasets-chart-axes", scale=2)
+            chart_btn = gr.Button("Chart", elem_id="datasets-chart", scale=1)
+        chart_note = gr.HTML("", elem_id="datasets-chart-note")
         chart = gr.Plot(elem_id="datasets-chart-plot", label="Chart")
+        last_result = gr.State(None)  # the fetched result (server side), for the chart
 
     with gr.Tab("Episode", elem_id="datasets-tab-episode"):
         from panels.viewer import rerun_viewer
@@ -348,7 +465,7 @@ def build(ctx: AppContext) -> None:
         first = int(ds.episodes["episode_index"].iloc[0]) if ds.total_episodes else 0
         return (
             src.strip(), overview_markdown(ds, ctx.project), gr.update(choices=cols, value="episode_index"), False, 1, df, info,
-            gr.update(choices=source_choices(ctx)), first, views_markdown(ctx, ds),
+            gr.update(choices=source_choices(ctx)), first, views_markdown(ctx, ds), schema_html(ctx, ds),
         )
 
     def _ds(src):
@@ -370,17 +487,32 @@ def build(ctx: AppContext) -> None:
 
     @guarded
     def on_run(src, query):
-        ds = _ds(src)
-        res = catalog(ctx, ds).sql(query or "", limit=1000)
-        more = f" (showing the first {len(res.df)})" if res.truncated else ""
+        from studio.console import default_axes, chart_columns, display_frame, write_csv
+
+        try:
+            ds = _ds(src)
+            res = catalog(ctx, ds).sql(query or "", limit=RESULT_ROWS)
+        except StudioError as exc:  # shown where the result was, until the next run
+            none = gr.update(choices=[], value=None)
+            return (gr.update(value=None, visible=False), error_html(exc.sentence()), gr.update(value=None, visible=False),
+                    None, none, gr.update(choices=[], value=[]))
+        more = f" (showing the first {len(res.df):,}; the CSV has them too)" if res.truncated else ""
         status = f"✓ {res.total_rows:,} rows{more} in {res.elapsed_s * 1000:.0f} ms"
-        return res.df, status
+        csv = write_csv(ctx.project, res.df, Path(str(ds.root)).name)
+        xs, ys = chart_columns(res.df)
+        x, y_default = default_axes(res.df)
+        return (gr.update(value=display_frame(res.df.head(SHOWN_ROWS)), visible=True), f"<div class='sql-ok'>{html.escape(status)}</div>",
+                gr.update(value=str(csv), visible=True), res.df, gr.update(choices=xs, value=x),
+                gr.update(choices=ys, value=y_default))
 
     @guarded
-    def on_chart(src, query):
-        ds = _ds(src)
-        res = catalog(ctx, ds).sql(query or "", limit=5000)
-        return chart_figure(res.df)
+    def on_chart(df, x, ys, axes):
+        try:
+            if df is None:
+                raise StudioError("chart", "run a query first")
+            return chart_figure(df, x or None, list(ys or []), axes or "auto"), ""
+        except StudioError as exc:
+            return None, error_html(exc.sentence()).split("<small>")[0]
 
     @guarded
     def on_episode(src, ep, step=0, progress=gr.Progress()):
@@ -398,7 +530,7 @@ def build(ctx: AppContext) -> None:
         return int(df.iloc[int(row)]["episode_index"])
 
     pick.change(on_pick, pick, source, queue=False)
-    open_outputs = [current, overview, sort, desc, page, episodes, page_info, pick, ep_num, views_md]
+    open_outputs = [current, overview, sort, desc, page, episodes, page_info, pick, ep_num, views_md, schema]
     open_btn.click(on_open, [source, size], open_outputs)
     source.submit(on_open, [source, size], open_outputs)
     page_inputs = [current, sort, desc, page, size]
@@ -407,15 +539,17 @@ def build(ctx: AppContext) -> None:
     page.submit(on_page, page_inputs, [episodes, page, page_info])
     prev_btn.click(lambda *a: on_step(*a, -1), page_inputs, [episodes, page, page_info])
     next_btn.click(lambda *a: on_step(*a, +1), page_inputs, [episodes, page, page_info])
-    run_btn.click(on_run, [current, sql], [result, sql_status])
-    chart_btn.click(on_chart, [current, sql], chart)
+    run_outputs = [result, sql_status, csv_btn, last_result, chart_x, chart_y]
+    run_btn.click(on_run, [current, sql], run_outputs, queue=False)
+    chart_btn.click(on_chart, [last_result, chart_x, chart_y, chart_axes], [chart, chart_note])
     play_outputs = [ep_num, ep_info, cam_note, viewer]
     ep_btn.click(on_episode, [current, ep_num], play_outputs)
     ep_num.submit(on_episode, [current, ep_num], play_outputs)
     ep_prev.click(lambda src, ep: on_episode(src, ep, -1), [current, ep_num], play_outputs)
     ep_next.click(lambda src, ep: on_episode(src, ep, +1), [current, ep_num], play_outputs)
     episodes.select(on_select_row, [current, episodes], ep_num).then(on_episode, [current, ep_num], play_outputs)
-    ctx.handlers["on_load:datasets-keys"] = lambda demo: demo.load(None, None, None, js=EPISODE_KEYS_JS)
+    keys_js = f"() => {{ ({EPISODE_KEYS_JS.strip()})(); ({SQL_KEYS_JS.strip()})(); }}"
+    ctx.handlers["on_load:datasets-keys"] = lambda demo: demo.load(None, None, None, js=keys_js)
 
     def on_load(request: gr.Request):
         wanted = (request.query_params.get("dataset") or "") if request else ""

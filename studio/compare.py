@@ -415,22 +415,31 @@ class RolloutSetRef(NamedTuple):
     path: Path
     checkpoint: str
     n_episodes: int
+    reviewed: int | None = None  # sets without summary.json: episodes with a reviewer's verdict
 
     @property
     def label(self) -> str:
         who = f" — {self.checkpoint}" if self.checkpoint and self.checkpoint != self.name else ""
+        if self.reviewed is not None:
+            return f"{self.name}{who} ({self.reviewed} of {self.n_episodes} rollouts reviewed)"
         return f"{self.name}{who} ({self.n_episodes} rollout{'' if self.n_episodes == 1 else 's'})"
 
 
 def list_rollout_sets(project) -> list[RolloutSetRef]:
-    """Every rollout set the project knows, newest first: folders with a summary.json under
-    rollouts/ (two levels deep) and the sets registered for review (real-robot rollouts)."""
+    """Every rollout set the project can compare, newest first: folders with a summary.json
+    under rollouts/ (two levels deep) and the sets registered for review (real-robot
+    rollouts) once reviewers have judged some of their episodes (`unreviewed_sets` names the rest)."""
     found: dict[Path, RolloutSetRef] = {}
     from studio import review
 
     for s in review.list_rollout_sets(project):
         p = Path(s.path).resolve()
-        found.setdefault(p, RolloutSetRef(s.name, p, s.policy or s.checkpoint or "", int(s.n_episodes or 0)))
+        reviewed = None
+        if not (p / SUMMARY).exists():  # outcomes come from reviewers only: offer it once judged
+            reviewed = len(_reviews_for(project, p) or [])
+            if not reviewed:
+                continue
+        found.setdefault(p, RolloutSetRef(s.name, p, s.policy or s.checkpoint or "", int(s.n_episodes or 0), reviewed))
     root = project.rollouts_dir
     if root.exists():
         for pattern in (f"*/{SUMMARY}", f"*/*/{SUMMARY}"):
@@ -447,6 +456,19 @@ def list_rollout_sets(project) -> list[RolloutSetRef]:
                 found[d] = RolloutSetRef(str(f.parent.relative_to(root)), d, policy, n)
     existing = [r for r in found.values() if r.path.exists()]
     return sorted(existing, key=lambda r: (-r.path.stat().st_mtime, r.name))
+
+
+def unreviewed_sets(project) -> list[str]:
+    """Names of registered rollout sets that cannot be compared yet (no summary.json and no
+    reviewer verdicts), so a panel can say why they are not offered."""
+    from studio import review
+
+    out = []
+    for s in review.list_rollout_sets(project):
+        p = Path(s.path)
+        if p.exists() and not (p / SUMMARY).exists() and not _reviews_for(project, p.resolve()):
+            out.append(s.name)
+    return out
 
 
 def _action_second_difference(rs: RolloutSet) -> np.ndarray:
@@ -661,6 +683,7 @@ class Comparison:
     rows: list[MetricRow]
     grids: list[list[SeedOutcome]]  # per challenger (sets[1:]) against the baseline
     skipped: list[str] = field(default_factory=list)  # sentences about metrics that failed
+    warnings: list[str] = field(default_factory=list)  # sets that differ in world, task or actions
 
     @property
     def primary(self) -> MetricRow | None:
@@ -721,6 +744,7 @@ class Comparison:
                            "episode_b": g.episode_b} for g in grid],
             }
         out["skipped"] = list(self.skipped)
+        out["warnings"] = list(self.warnings)
         return out
 
 
@@ -732,6 +756,11 @@ def compare(sets: Sequence[RolloutSet], *, plugin_host=None, metrics: list[Compa
     sets = list(sets)
     if len(sets) < 2:
         raise CompareError("compare", f"needs at least two rollout sets (got {len(sets)})")
+    from studio import comparability
+
+    fit = comparability.check([comparability.identity(rs.root, name=rs.name, env=rs.env) for rs in sets])
+    if fit.refusal:
+        raise CompareError("compare", fit.refusal)
     from studio.plugins import host
 
     ph = plugin_host or host()
@@ -757,7 +786,7 @@ def compare(sets: Sequence[RolloutSet], *, plugin_host=None, metrics: list[Compa
             continue
         rows.append(MetricRow(m, ests, verdicts))
     grids = [paired_grid(sets[0], rs) for rs in sets[1:]]
-    return Comparison(sets, rows, grids, skipped)
+    return Comparison(sets, rows, grids, skipped, list(fit.warnings))
 
 
 def compare_paths(refs: Sequence[str | Path], project=None, *, plugin_host=None) -> Comparison:

@@ -290,6 +290,24 @@ class Catalog:
         """Names of the views user SQL can reach (core + plugin, created or not)."""
         return list(CORE_VIEWS) + sorted(self._plugin_views)
 
+    def schema(self) -> dict[str, list[tuple[str, str]] | None]:
+        """{view: [(column, DuckDB type), …]} for every view user SQL can reach; None for a
+        plugin view not created yet (its columns are known once a query uses it)."""
+        out: dict[str, list[tuple[str, str]] | None] = {}
+        for name in self.views():
+            if name not in CORE_VIEWS and name not in self._ready_views:
+                out[name] = None
+                continue
+            cur = self._internal.cursor()
+            try:
+                out[name] = [(str(r[0]), str(r[1])) for r in cur.execute(f"DESCRIBE {_q(name)}").fetchall()]
+            except Exception:  # noqa: BLE001 - a view that cannot be described is listed without columns
+                log.debug("describe %s failed", name, exc_info=True)
+                out[name] = None
+            finally:
+                cur.close()
+        return out
+
     def ensure_view(self, name: str) -> bool:
         """Create a plugin view on first use. False if its provider failed (then it is dropped)."""
         if name in CORE_VIEWS or name in self._ready_views:

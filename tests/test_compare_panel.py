@@ -73,3 +73,46 @@ def test_compare_panel_three_sets_verdict_per_challenger_and_grid_switch(project
     page.locator("#compare-grid").get_by_text("1010 ✗✓").wait_for()  # A failed, B succeeded
     page.locator("#compare-challenger label", has_text="C").click()
     page.locator("#compare-grid").get_by_text("1010 ✗✗").wait_for()  # A and C both failed
+
+
+def test_compare_panel_refuses_other_robots_warns_on_tasks_and_hides_unreviewed_real_sets(project, serve_app, page,
+                                                                                            tmp_path):
+    """Issue 18 item 5: a refusal stays on the page in one sentence (no verdict beside it), a task
+    difference is a warning above the verdict, and a real set nobody reviewed is not offered."""
+    from test_comparability import sim_set
+
+    from studio import review
+    from studio.synthetic import write_synthetic_dataset
+
+    sim_set(project.rollouts_dir / "sim_a")
+    sim_set(project.rollouts_dir / "sim_b", task="stack two cubes")
+    sim_set(project.rollouts_dir / "humanoid", robot="unitree_g1", action=29)
+    real = write_synthetic_dataset(tmp_path / "real", episodes=3, frames=10)
+    review.register_rollouts(project, real, checkpoint="ckpt-9", name="real_unreviewed")
+    page.goto(serve_app(project) + "?panel=Compare")
+    page.wait_for_selector("#compare-run")
+    page.locator("#compare-sets-note").get_by_text("real_unreviewed").wait_for()
+    page.click("#compare-sets input")
+    options = page.locator("ul.options li")
+    options.first.wait_for()
+    assert sorted(options.all_inner_texts()) == ["humanoid (20 rollouts)", "sim_a (20 rollouts)",
+                                                 "sim_b (20 rollouts)"]
+    options.filter(has_text="sim_a (20 rollouts)").first.click()
+    choose_sets(page, ["humanoid (20 rollouts)"])
+    page.click("#compare-run")
+    verdict = page.locator("#compare-verdict")
+    verdict.get_by_text("ran on different robots (panda vs unitree_g1)").wait_for()
+    assert "Not compared" in verdict.inner_text() and "better" not in verdict.inner_text()
+    page.wait_for_timeout(1500)  # an error toast would vanish; the sentence stays
+    assert "ran on different robots" in verdict.inner_text()
+
+    page.reload()
+    page.wait_for_selector("#compare-run")
+    choose_sets(page, ["sim_a (20 rollouts)", "sim_b (20 rollouts)"])
+    page.click("#compare-run")
+    verdict.get_by_text("Verdict:").wait_for()
+    text = verdict.inner_text()
+    assert "Check before trusting this comparison" in text
+    assert "'sim_a' and 'sim_b' were recorded on different tasks ('pick up the cube' vs 'stack two cubes')" in text
+    assert "success rate" in page.locator("#compare-table").inner_text()
+    assert not page.console_errors.errors(), page.console_errors

@@ -208,3 +208,37 @@ def test_cameras_are_recorded_as_videos_lerobot_decodes(tmp_path):
     front = item["observation.images.front"]
     assert tuple(front.shape) == (3, 96, 96)
     assert float(front.std()) > 0.02  # a rendered scene, not a blank frame
+
+
+def test_two_evaluations_started_together_each_get_their_own_folder(tmp_path):
+    """Issue 18 item 2: the second evaluation of one checkpoint, started while the first runs,
+    gets `<name>-2` (no 'already exists', no 'Directory not empty'); a dead one's claim is reused."""
+    import threading
+
+    from studio.sim.rollout import reserve_out, run_rollouts
+
+    base = tmp_path / "rollouts" / "job1-step4-pick_cube-s0-n1"
+    outs, errors, started = [], [], threading.Barrier(2)
+
+    def evaluate():
+        try:
+            with reserve_out(base) as out:
+                started.wait(timeout=30)  # both have chosen a folder before either finishes
+                outs.append(run_rollouts("scripted:expert", episodes=1, workers=1, seed=0, out=out, max_steps=15))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=evaluate) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    assert sorted(p.name for p in outs) == [base.name, base.name + "-2"]
+    for p in outs:
+        assert json.loads((p / "summary.json").read_text())["n_episodes"] == 1
+    assert sorted(p.name for p in base.parent.iterdir()) == [base.name, base.name + "-2"]  # no markers left
+
+    (base.parent / f".{base.name}-3.reserved").write_text("999999999")  # a killed evaluation's claim
+    with reserve_out(base) as out:
+        assert out.name == base.name + "-3"

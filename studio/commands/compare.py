@@ -41,6 +41,8 @@ def register(app: typer.Typer) -> None:
 
         proj = _project_for(project)
         comp = compare_paths([rollouts_a, rollouts_b], proj)
+        for sentence in comp.warnings:  # before the numbers, so nobody reads them without it
+            typer.echo(f"warning: {sentence}", err=True)
         if as_json:
             typer.echo(json.dumps(comp.to_json(), indent=2, ensure_ascii=False))
             return

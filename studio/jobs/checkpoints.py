@@ -152,13 +152,20 @@ def final_checkpoint(project, job) -> Checkpoint | None:
 
 def evaluate(project, checkpoint: Checkpoint | int, *, env: str = "pick_cube", episodes: int = 50,
              workers: int = 2, seed: int = 0, out: str | Path | None = None, **kwargs: Any):
-    """Hand a checkpoint to the rollout engine (`studio.sim.rollout.run_rollouts`)."""
+    """Hand a checkpoint to the rollout engine (`studio.sim.rollout.run_rollouts`).
+
+    Without `out`, each evaluation gets its own numbered folder under rollouts/
+    (`job1-step4-pick_cube-s0-n50`, then `…-2`, …), even while another one is running."""
     ck = checkpoint if isinstance(checkpoint, Checkpoint) else get_checkpoint(project, checkpoint)
     if not ck.exists:
         raise JobError(ck.path, "this checkpoint's files are gone")
-    from studio.sim.rollout import run_rollouts
+    from studio.sim.rollout import reserve_out, run_rollouts
 
-    if out is None:
-        out = project.rollouts_dir / f"job{ck.job_id}-step{ck.step}-{env}-s{seed}-n{episodes}"
-    return run_rollouts(policy=str(ck.pretrained_dir), env=env, episodes=int(episodes), workers=int(workers),
-                        seed=int(seed), out=Path(out), **kwargs)
+    def run(path: Path) -> Path:
+        return run_rollouts(policy=str(ck.pretrained_dir), env=env, episodes=int(episodes), workers=int(workers),
+                            seed=int(seed), out=Path(path), **kwargs)
+
+    if out is not None:
+        return run(Path(out))
+    with reserve_out(project.rollouts_dir / f"job{ck.job_id}-step{ck.step}-{env}-s{seed}-n{episodes}") as path:
+        return run(path)

@@ -10,11 +10,14 @@ Each rollout set is a LeRobot v3.0 dataset (with per-frame `next.reward` = progr
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from studio.errors import StudioError
 from studio.fsutil import atomic_write_json
@@ -63,6 +66,57 @@ def default_out(rollouts_dir: Path, policy_label: str, env: str, seed: int, epis
     return out
 
 
+def _reservation_alive(marker: Path) -> bool:
+    """A `.<name>.reserved` marker holds its name while the process in it lives."""
+    try:
+        pid = int(marker.read_text().strip() or 0)
+    except (OSError, ValueError):
+        return True  # being written right now
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def reserve_out(base: Path) -> Iterator[Path]:
+    """The first of `base`, `base-2`, `base-3`, … that no finished rollout set, running writer
+    or other reservation holds; held until the block ends (so two evaluations of the same
+    checkpoint started together each get their own folder)."""
+    base = Path(base)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    i = 1
+    while True:
+        out = base if i == 1 else base.with_name(f"{base.name}-{i}")
+        i += 1
+        if out.exists():
+            continue
+        marker = out.with_name(f".{out.name}.reserved")
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if _reservation_alive(marker):
+                continue
+            marker.unlink(missing_ok=True)  # left by a killed evaluation
+            i -= 1
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        if out.exists():  # finished between our check and the marker
+            marker.unlink(missing_ok=True)
+            continue
+        try:
+            yield out
+        finally:
+            marker.unlink(missing_ok=True)
+        return
+
+
 def run_rollouts(
     policy: str,
     *,
@@ -76,9 +130,8 @@ def run_rollouts(
     cameras: bool = False,
 ) -> Path:
     """Roll `policy` out on seeds seed..seed+episodes-1; write the rollout set at `out`."""
-    from studio.sim.episodes import EpisodeJob, JobStream
+    from studio.sim.episodes import EpisodeJob
     from studio.sim.policies import resolve_policy
-    from studio.sim.recorder import record_episodes, staging_dir
     from studio.sim.registry import get_env
 
     if episodes < 1:
@@ -110,6 +163,20 @@ def run_rollouts(
     t0 = time.perf_counter()
     if progress is not None:
         progress(0, len(jobs))
+    try:
+        _record(out, jobs, spec, ref, cameras, seeds, steps, workers, t0, rows, progress, on_episode)
+    except OSError as exc:
+        if out.exists() and exc.errno in (errno.ENOTEMPTY, errno.EEXIST):  # lost the final rename
+            raise StudioError(str(out), "was written by another evaluation while this one ran; "
+                                        "these rollouts were not kept (run it again)") from None
+        raise
+    return out
+
+
+def _record(out, jobs, spec, ref, cameras, seeds, steps, workers, t0, rows, progress, on_episode) -> None:
+    from studio.sim.episodes import JobStream
+    from studio.sim.recorder import record_episodes, staging_dir
+
     with JobStream(jobs, workers=workers) as stream, staging_dir(out) as tmp:
         record_episodes(
             tmp,
@@ -140,4 +207,3 @@ def run_rollouts(
             "episodes": rows,
         }
         atomic_write_json(tmp / "summary.json", summary)
-    return out

@@ -343,7 +343,8 @@ def run_compare(cell: Cell, ctx: RunContext) -> list[Output]:
     comp = compare_paths(refs, ctx.project)
     headline = comp.headline(1)
     v = comp.verdict(1)
-    out = [Output("markdown", f"**{headline}**"), Output("table", pd.DataFrame(comparison_table(comp)), "metrics")]
+    out = [Output("markdown", f"⚠️ Check before trusting this comparison: {w}.") for w in comp.warnings]
+    out += [Output("markdown", f"**{headline}**"), Output("table", pd.DataFrame(comparison_table(comp)), "metrics")]
     grid = comp.grids[0] if comp.grids else []
     differ = [g.seed for g in grid if g.kind in ("only A", "only B")]
     if differ:
