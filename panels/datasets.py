@@ -417,19 +417,40 @@ def build(ctx: AppContext) -> None:
     episodes.select(on_select_row, [current, episodes], ep_num).then(on_episode, [current, ep_num], play_outputs)
     ctx.handlers["on_load:datasets-keys"] = lambda demo: demo.load(None, None, None, js=EPISODE_KEYS_JS)
 
-    def on_load(request: gr.Request):
-        wanted = (request.query_params.get("dataset") or "") if request else ""
-        return gr.update(choices=source_choices(ctx)), (wanted or gr.update())
+    def on_load():
+        return gr.update(choices=source_choices(ctx))
 
-    def open_from_url(src, size_v, request: gr.Request):
-        wanted = (request.query_params.get("dataset") or "") if request else ""
-        if not wanted:  # nothing asked for in the URL: leave the panel as it is
-            return [gr.update()] * len(open_outputs)
-        return on_open(src, size_v)
+    ctx.handlers["on_load:datasets"] = lambda demo: demo.load(on_load, None, pick, queue=False)
 
-    # `?panel=Datasets&dataset=<folder or owner/name>` opens a dataset directly (links from other panels).
-    ctx.handlers["on_load:datasets"] = lambda demo: demo.load(on_load, None, [pick, source], queue=False).then(
-        guarded(open_from_url), [source, size], open_outputs)
+    @guarded
+    def open_link(params, size_v):
+        """`?panel=Datasets&dataset=<folder or owner/name>[&episode=N]`: open it (and play episode N)."""
+        from studio.flywheel import link_int
+
+        src = params.get("dataset") or ""
+        if not src:  # nothing asked for: leave the panel as it is
+            return [gr.skip()] * len(link_outputs)
+        opened = list(on_open(src, size_v))
+        ep = link_int(params, "episode")
+        if ep is None:
+            return [src] + opened + [gr.skip()] * 3
+        num, info, note, value = on_episode(src, ep)
+        opened[open_outputs.index(ep_num)] = num
+        return [src] + opened + [info, note, value]
+
+    link_outputs = [source] + open_outputs + [ep_info, cam_note, viewer]
+    ctx.on_link("Datasets", open_link, [size], link_outputs, js=EPISODE_TAB_JS)
+
+
+# A link naming an episode shows the Episode tab, where it plays.
+EPISODE_TAB_JS = """
+(query) => {
+  if (!/[?&]episode=/.test(query || "")) return;
+  const tab = [...document.querySelectorAll('#panel-datasets button[role="tab"]')]
+    .find((b) => b.textContent.trim() === "Episode");
+  if (tab) tab.click();
+}
+"""
 
 
 PANEL = Panel(name="Datasets", build=build, order=10, description="Open, validate, browse and query datasets")
