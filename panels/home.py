@@ -125,7 +125,7 @@ def build(ctx: AppContext) -> None:
 
     if ctx.changes is not None:  # jobs finishing, new rollout sets, reviews: Home redraws itself
         ctx.changes.change(on_change, None, md, show_progress="hidden")
-    ctx.handlers["on_load:home"] = lambda demo: demo.load(on_change, None, md, queue=False)
+    ctx.handlers["on_load:home"] = lambda demo: demo.load(on_change, None, md, queue=False, show_progress="hidden")
 
 
 PANEL = Panel(name="Home", build=build, order=0, description="The flywheel at a glance")
