@@ -412,7 +412,10 @@ def build(ctx: AppContext) -> None:
 
         s = save_selection(ctx.project, name, ds, predicate=where_v or "", note=note or "", author=_author(request))
         names = [x.name for x in list_selections(ctx.project, ds)]
-        return f"Saved **{s.label}**: {s.n_episodes} episodes.", gr.update(choices=names, value=s.name)
+        from studio.flywheel import link
+
+        return (f"Saved **{s.label}**: {s.n_episodes} episodes. ➜ [Fine-tune on it]({link('Train', dataset=s.name)})",
+                gr.update(choices=names, value=s.name))
 
     @guarded
     def on_open_saved(name):

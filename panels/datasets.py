@@ -104,6 +104,15 @@ def overview_markdown(ds, project=None) -> str:
     return "\n".join(lines)
 
 
+def next_links(ds) -> str:
+    """Where a dataset goes next in the loop, as links into the other panels."""
+    from studio.flywheel import link
+
+    src = str(ds.root)
+    return (f"➜ [Curate it]({link('Curate', dataset=src)}) · [Fine-tune on it]({link('Train', dataset=src)}) · "
+            f"[Review its episodes]({link('Rollouts', set=src)})")
+
+
 def episode_columns(ds) -> list[str]:
     cols = ["episode_index", "length", "duration_s", "task"]
     cols += [f"has_video.{k}" for k in ds.video_keys()]
@@ -347,7 +356,7 @@ def build(ctx: AppContext) -> None:
         df, _, info = episodes_page(ctx, ds, "episode_index", False, 1, size_v)
         first = int(ds.episodes["episode_index"].iloc[0]) if ds.total_episodes else 0
         return (
-            src.strip(), overview_markdown(ds, ctx.project), gr.update(choices=cols, value="episode_index"), False, 1, df, info,
+            src.strip(), overview_markdown(ds, ctx.project) + "\n\n" + next_links(ds), gr.update(choices=cols, value="episode_index"), False, 1, df, info,
             gr.update(choices=source_choices(ctx)), first, views_markdown(ctx, ds),
         )
 

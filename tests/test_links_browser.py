@@ -125,6 +125,17 @@ def test_pasted_deep_links_open_the_right_thing(linked, page):
     _paste(page, url + flywheel.link("Curate", dataset=str(root), selection="first-two"))
     page.locator("#curate-summary").get_by_text("2 of 4 episodes").wait_for()
     assert "episode_index < 2" in page.locator("#curate-where textarea").input_value()
+
+    # a Curate row → its episode in Datasets, playing
+    page.locator("#curate-table tbody tr").nth(1).locator("td").nth(1).click()
+    row_link = page.locator("#curate-episode-link")
+    row_link.get_by_text("open in Datasets and play it").wait_for()
+    ep = re.match(r"Episode (\d+)", row_link.inner_text()).group(1)
+    assert ep == page.locator("#curate-tag-episodes textarea, #curate-tag-episodes input").first.input_value()
+    row_link.get_by_role("link", name="open in Datasets and play it").click()
+    page.locator("#datasets-episode-info").get_by_text(f"Episode {ep} ").wait_for()
+    assert page.locator("#datasets-episode input").input_value() == ep
+    page.locator("#datasets-viewer canvas").first.wait_for(state="attached")
     assert not page.console_errors.errors(), page.console_errors
 
 
