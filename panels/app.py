@@ -69,7 +69,9 @@ def build_app(project: Project, *, auth: Any = None, plugin_host: Any = None):
     panels = all_panels(ctx.plugins)
     names = [p.name for p in panels]
 
-    with gr.Blocks(title="Flywheel Studio", css=CSS, theme=offline_theme(), analytics_enabled=False) as demo:
+    # the link catcher goes in <head>: it must be there before the first link can be clicked
+    with gr.Blocks(title="Flywheel Studio", css=CSS, theme=offline_theme(), analytics_enabled=False,
+                   head=f"<script>({LINK_JS})();</script>") as demo:
         with gr.Sidebar(open=True, elem_id="studio-sidebar"):
             gr.Markdown(f"## Flywheel Studio\n<small>v{__version__} · `{project.home.name}`</small>")
             nav = gr.Radio(choices=names, value=names[0], show_label=False, elem_id="studio-nav")
@@ -127,7 +129,6 @@ def build_app(project: Project, *, auth: Any = None, plugin_host: Any = None):
 
         _wire_links(demo.load(from_url, None, [nav, link_box] + columns, queue=False))
         _wire_links(link_box.input(follow_link, link_box, [nav] + columns, queue=False))
-        demo.load(None, None, None, js=LINK_JS)
 
         def poll(last: str):
             token = flywheel.change_token(project)

@@ -37,7 +37,7 @@ def test_home_to_compare_by_links_only(demo_world, tmp_path, serve_app, page):
         page.evaluate("() => { window.__sameDocument = 'yes'; }")
 
         # Home → the dataset
-        home.get_by_role("link", name="pick_cube_demos").click()
+        home.get_by_role("link", name="pick_cube_demos", exact=True).click()
         overview = page.locator("#datasets-overview")
         overview.get_by_text("Curate it").wait_for()
         # the dataset → Curate
@@ -54,6 +54,8 @@ def test_home_to_compare_by_links_only(demo_world, tmp_path, serve_app, page):
         page.locator("#panel-train").wait_for(state="visible")
         page.wait_for_function(
             "() => (document.querySelector('#train-dataset input') || {}).value === 'first-half'")
+        # the form follows the dataset (feature map proposed, cameras listed) before it is edited
+        page.wait_for_function("() => (document.querySelector('#train-map textarea, #train-map input') || {}).value")
         page.locator("#train-steps input").fill("2")
         page.locator("#train-batch input").fill("2")
         page.locator("#train-save-freq input").fill("2")
