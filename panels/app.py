@@ -76,7 +76,10 @@ def build_app(project: Project, *, auth: Any = None, plugin_host: Any = None):
             gr.Markdown(f"## Flywheel Studio\n<small>v{__version__} · `{project.home.name}`</small>")
             nav = gr.Radio(choices=names, value=names[0], show_label=False, elem_id="studio-nav")
             link_box = gr.Textbox(elem_id="studio-link", container=False, show_label=False)
-            ctx.changes = gr.Textbox(elem_id="studio-changes", container=False, show_label=False)
+            # starts at the token of the moment the app was built: a page opened on an unchanged
+            # project does not redraw its lists on the first poll
+            ctx.changes = gr.Textbox(flywheel.change_token(project), elem_id="studio-changes", container=False,
+                                     show_label=False)
         columns = []
         for panel in panels:
             with gr.Column(visible=(panel.name == names[0]), elem_id=f"panel-{panel.slug}", elem_classes="studio-panel") as col:

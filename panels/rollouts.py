@@ -135,6 +135,7 @@ def build(ctx: AppContext) -> None:
         refresh = gr.Button("Refresh", size="sm", scale=0, elem_id="rollouts-refresh")
     summary = gr.Markdown("_Choose a rollout set or dataset above._", elem_id="rollouts-summary")
     loaded = gr.State(None)  # the key whose episodes the table shows: verdicts go there and nowhere else
+    shown = gr.State(None)  # the rows the table shows (key and rows), so a refresh redraws only on change
     with gr.Row():
         with gr.Column(scale=3, min_width=420):
             table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, wrap=True, max_height=300,
@@ -180,28 +181,33 @@ def build(ctx: AppContext) -> None:
         return gr.update(choices=choices, value=current or None), activity_markdown(project)
 
     @guarded
-    def on_changes(current, loaded_key):
+    def on_changes(current, loaded_key, shown_key):
         """Something changed in the project (a new rollout set, a verdict elsewhere): new choices,
-        and the loaded set's table redrawn; the chosen set and episode stay."""
+        and the loaded set's table redrawn only when its rows changed (a running job moves the
+        token every few seconds; the table must not jump under the reader)."""
         choices, act = on_refresh(current)
         if not loaded_key:
-            return choices, act, gr.skip(), gr.skip()
+            return choices, act, gr.skip(), gr.skip(), shown_key
         try:
-            return choices, act, episode_table(project, loaded_key), set_summary(project, loaded_key)
+            rows = episode_table(project, loaded_key)
         except StudioError:  # the set went away: the next action says so
-            return choices, act, gr.skip(), gr.skip()
+            return choices, act, gr.skip(), gr.skip(), shown_key
+        key = f"{loaded_key}|{rows!r}"
+        if key == shown_key:
+            return choices, act, gr.skip(), gr.skip(), shown_key
+        return choices, act, rows, set_summary(project, loaded_key), key
 
     @guarded
     def on_target(key):
         if not key:
-            return "_Choose a rollout set or dataset above._", [], None, None
+            return "_Choose a rollout set or dataset above._", [], None, None, None
         try:
             t = review.resolve_target(project, key)
         except StudioError as exc:
-            return f"⚠️ {exc.sentence()}", [], None, None
+            return f"⚠️ {exc.sentence()}", [], None, None, None
         rows = episode_table(project, t.key)
         first = rows[0][0] if rows else None
-        return set_summary(project, t.key), rows, first, t.key
+        return set_summary(project, t.key), rows, first, t.key, f"{t.key}|{rows!r}"
 
     def _not_loaded(key, loaded_key) -> str | None:
         """Why a verdict or comment cannot be saved now (None when it can): only to the loaded set."""
@@ -284,7 +290,7 @@ def build(ctx: AppContext) -> None:
     reg_btn.click(on_register, [reg_path, reg_ckpt, reg_name], [reg_status, target, activity])
     refresh.click(on_refresh, target, [target, activity])
     # user choices only: a link or a refresh that sets the value loads (or keeps) the table itself
-    target.input(on_target, target, [summary, table, episode, loaded])
+    target.input(on_target, target, [summary, table, episode, loaded, shown])
     play_outputs = [viewer, download, notes, comments]
     table.select(on_select, table, episode).then(on_show, [target, episode, others], play_outputs)
     show.click(on_show, [target, episode, others], play_outputs)
@@ -292,7 +298,8 @@ def build(ctx: AppContext) -> None:
     save_verdict.click(on_verdict, [target, episode, verdict, progress, comment, loaded], review_outputs)
     save_comment.click(on_comment, [target, episode, comment, loaded], review_outputs)
     if ctx.changes is not None:  # new rollout sets appear without Refresh
-        ctx.changes.change(on_changes, [target, loaded], [target, activity, table, summary], show_progress="hidden")
+        ctx.changes.change(on_changes, [target, loaded, shown], [target, activity, table, summary, shown],
+                           show_progress="hidden")
 
     @guarded
     def open_link(params):
@@ -301,14 +308,15 @@ def build(ctx: AppContext) -> None:
 
         ref = params.get("set") or params.get("dataset") or ""
         if not ref:
-            return [gr.skip()] * 6
+            return [gr.skip()] * 7
         t = review.resolve_target(project, ref)
-        summary_, rows, first, key = on_target(t.key)
+        summary_, rows, first, key, rows_key = on_target(t.key)
         ep = link_int(params, "episode")
         return (gr.update(choices=target_choices(project), value=t.key), summary_, rows,
-                first if ep is None else ep, key, comments_markdown(project, t.key, ep) if ep is not None else "")
+                first if ep is None else ep, key, rows_key,
+                comments_markdown(project, t.key, ep) if ep is not None else "")
 
-    ctx.on_link("Rollouts", open_link, [], [target, summary, table, episode, loaded, comments])
+    ctx.on_link("Rollouts", open_link, [], [target, summary, table, episode, loaded, shown, comments])
 
 
 PANEL = Panel(name="Rollouts", build=build, order=40,

@@ -46,7 +46,7 @@ def test_home_to_compare_by_links_only(demo_world, tmp_path, serve_app, page):
         page.locator("#curate-where textarea").fill("episode_index < 12")
         page.locator("#curate-apply").click()
         page.locator("#curate-summary").get_by_text("12 of 24 episodes").wait_for()
-        page.locator("#curate-sel-name input").fill("first-half")
+        page.locator("#curate-sel-name textarea").fill("first-half")
         page.locator("#curate-save").click()
         status = page.locator("#curate-sel-status")
         # the saved selection → Train, the form filled with it
