@@ -14,7 +14,7 @@ import pytest
 from studio import jobs
 from studio.project import open_project
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # a real trainer and real rollouts on 2 loaded cores
 
 
 def _fresh_copy(demo_world, tmp_path):
@@ -24,12 +24,14 @@ def _fresh_copy(demo_world, tmp_path):
     return open_project(home)
 
 
-def test_home_to_compare_by_links_only(demo_world, tmp_path, serve_app, page):
+def test_home_to_compare_by_links_only(demo_world, tmp_path, page):
+    from helpers import launch
+
     from studio.sim.rollout import run_rollouts
 
     project = _fresh_copy(demo_world, tmp_path)
     run_rollouts("scripted:expert", episodes=2, seed=0, workers=1, out=project.rollouts_dir / "scripted-expert")
-    url = serve_app(project)
+    demo, url = launch(project)
     try:
         page.goto(url + "?panel=Home")
         home = page.locator("#home-summary")
@@ -88,5 +90,6 @@ def test_home_to_compare_by_links_only(demo_world, tmp_path, serve_app, page):
         assert page.evaluate("() => window.__sameDocument") == "yes"  # one page all along: no reloads
         assert not page.console_errors.errors(), page.console_errors
     finally:
+        demo.close()
         for j in jobs.list_jobs(project, states=[jobs.QUEUED, jobs.RUNNING]):
             jobs.cancel(project, j.id, grace_s=5)

@@ -28,9 +28,8 @@ def _sim_set(project, name, successes):
 @pytest.fixture(scope="module")
 def linked(tmp_path_factory):
     """One served app for the module: a dataset, a saved selection, two rollout sets, a review."""
-    from helpers import free_port, wait_http
+    from helpers import launch
 
-    from panels.app import build_app, serve_options
     from studio.curation.selections import save_selection
     from studio.datasets import open_dataset
     from studio.project import open_project
@@ -41,13 +40,7 @@ def linked(tmp_path_factory):
     _sim_set(project, "base", [1, 0, 0, 0, 1, 0, 0, 0, 0, 0])
     _sim_set(project, "new", [1, 1, 1, 1, 0, 1, 1, 1, 1, 1])
     review.add_comment(project, "new", 4, "ana", "gripper slipped")
-    demo = build_app(project)
-    port = free_port()
-    demo.queue(default_concurrency_limit=4)
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, show_api=False,
-                **serve_options(project))
-    url = f"http://127.0.0.1:{port}/"
-    wait_http(url)
+    demo, url = launch(project)
     yield project, root, url
     demo.close()
 
