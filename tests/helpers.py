@@ -79,10 +79,13 @@ def launch(project, attempts: int = 3, **kwargs):
             demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                         show_api=False, **serve_options(project, kwargs.get("auth")))
             break
-        except ValueError as exc:
-            if "localhost is not accessible" not in str(exc) or attempt == attempts - 1:
+        except (ValueError, OSError) as exc:  # a slow self-check, or a port taken meanwhile
+            if not ("localhost is not accessible" in str(exc) or "empty port" in str(exc)) or attempt == attempts - 1:
                 raise
-            demo.close()
+            try:
+                demo.close()
+            except Exception:  # noqa: BLE001 - nothing was served
+                pass
     url = f"http://127.0.0.1:{port}/"
     wait_http(url)
     return demo, url
