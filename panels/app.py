@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 import gradio as gr
 
 from panels.registry import AppContext, all_panels
+from studio import flywheel
 from studio.logs import setup_logging
 from studio.project import Project
 
@@ -17,7 +19,37 @@ CSS = """
 #studio-nav label { width: 100%; }
 .studio-panel { min-height: 70vh; }
 footer { display: none !important; }
+#studio-link, #studio-changes { position: absolute; left: -10000px; width: 10px; height: 10px; overflow: hidden; }
 """
+
+# Links inside the page (`<a href="?panel=…">` in any Markdown) switch panels without a reload:
+# the click is caught, the address bar updated, and the query handed to the server through the
+# hidden #studio-link box, whose input event runs the same code as a deep link on page load.
+LINK_JS = """
+() => {
+  if (window.__studioLinks) return;
+  window.__studioLinks = true;
+  const follow = (search, push) => {
+    const box = document.querySelector('#studio-link textarea, #studio-link input');
+    if (!box) { window.location.search = search; return; }
+    if (push) history.pushState({}, '', search);
+    box.value = search + '#' + Date.now();  // the same link twice still fires
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  };
+  document.addEventListener('click', (e) => {
+    const a = e.target && e.target.closest ? e.target.closest('a[href]') : null;
+    if (!a || e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    const href = a.getAttribute('href') || '';
+    if (!href.startsWith('?panel=')) return;
+    e.preventDefault();
+    e.stopPropagation();
+    follow(href, true);
+  }, true);
+  window.addEventListener('popstate', () => follow(window.location.search || '?panel=Home', false));
+}
+"""
+NAV_JS = "(name) => { history.pushState({}, '', '?panel=' + encodeURIComponent(name)); return name; }"
+POLL_SECONDS = 3.0
 
 
 def offline_theme():
@@ -37,10 +69,17 @@ def build_app(project: Project, *, auth: Any = None, plugin_host: Any = None):
     panels = all_panels(ctx.plugins)
     names = [p.name for p in panels]
 
-    with gr.Blocks(title="Flywheel Studio", css=CSS, theme=offline_theme(), analytics_enabled=False) as demo:
+    # the link catcher goes in <head>: it must be there before the first link can be clicked
+    with gr.Blocks(title="Flywheel Studio", css=CSS, theme=offline_theme(), analytics_enabled=False,
+                   head=f"<script>({LINK_JS})();</script>") as demo:
         with gr.Sidebar(open=True, elem_id="studio-sidebar"):
             gr.Markdown(f"## Flywheel Studio\n<small>v{__version__} · `{project.home.name}`</small>")
             nav = gr.Radio(choices=names, value=names[0], show_label=False, elem_id="studio-nav")
+            link_box = gr.Textbox(elem_id="studio-link", container=False, show_label=False)
+            # starts at the token of the moment the app was built: a page opened on an unchanged
+            # project does not redraw its lists on the first poll
+            ctx.changes = gr.Textbox(flywheel.change_token(project), elem_id="studio-changes", container=False,
+                                     show_label=False)
         columns = []
         for panel in panels:
             with gr.Column(visible=(panel.name == names[0]), elem_id=f"panel-{panel.slug}", elem_classes="studio-panel") as col:
@@ -56,16 +95,49 @@ def build_app(project: Project, *, auth: Any = None, plugin_host: Any = None):
             return [gr.update(visible=(p.name == name)) for p in panels]
 
         nav.change(show, nav, columns, queue=False)
+        nav.input(None, nav, None, js=NAV_JS)  # the address bar names the panel shown (reload, paste)
+
+        def _panel(params: dict) -> str | None:
+            wanted = params.get("panel") or ""
+            return next((n for n in names if n.lower() == wanted.lower()), None)
 
         def from_url(request: gr.Request):
-            wanted = (request.query_params.get("panel") or "") if request else ""
-            match = next((n for n in names if n.lower() == wanted.lower()), None)
+            params = flywheel.parse_link(dict(request.query_params) if request else {})
+            match = _panel(params)
             if match is None:
                 match = ctx.handlers.get("default_panel", lambda: names[0])()
                 match = match if match in names else names[0]
+            query = ("?" + urlencode(params)) if _panel(params) else ""
+            return [gr.update(value=match), query] + show(match)
+
+        def follow_link(query: str):
+            match = _panel(flywheel.parse_link(query))
+            if match is None:
+                return [gr.skip()] * (1 + len(columns))
             return [gr.update(value=match)] + show(match)
 
-        demo.load(from_url, None, [nav] + columns, queue=False)
+        def _link_step(panel_name: str, fn, n_out: int):
+            def open_link(query: str, *values):
+                params = flywheel.parse_link(query)
+                if _panel(params) != panel_name:
+                    return [gr.skip()] * n_out if n_out > 1 else gr.skip()
+                return fn(params, *values)
+            return open_link
+
+        def _wire_links(dep):
+            for panel_name, (fn, inputs, outputs, js) in ctx.links.items():
+                step = dep.then(_link_step(panel_name, fn, len(outputs)), [link_box] + inputs, outputs)
+                if js:
+                    step.then(None, [link_box], None, js=js)
+
+        _wire_links(demo.load(from_url, None, [nav, link_box] + columns, queue=False))
+        _wire_links(link_box.input(follow_link, link_box, [nav] + columns, queue=False))
+
+        def poll(last: str):
+            token = flywheel.change_token(project)
+            return gr.skip() if token == last else token
+
+        gr.Timer(POLL_SECONDS).tick(poll, ctx.changes, ctx.changes, queue=False, show_progress="hidden")
         for name, fn in list(ctx.handlers.items()):
             if name.startswith("on_load:"):
                 fn(demo)

@@ -217,6 +217,22 @@ def build(ctx: AppContext) -> None:
         return gr.update(choices=set_choices(ctx)), failures_markdown(ctx), sets_note(ctx)
 
     refresh.click(do_refresh, None, [sets, problems, note])
+    if ctx.changes is not None:  # rollout sets written while the page is open appear by themselves
+        ctx.changes.change(do_refresh, None, [sets, problems, note], show_progress="hidden")
+
+    @guarded
+    def open_link(params):
+        """`?panel=Compare&a=<set>&b=<set>`: choose both (a = baseline) and compare them."""
+        refs = [params[k] for k in ("a", "b") if params.get(k)]
+        if not refs:
+            return [gr.skip()] * 9
+        paths = [str(cmp.resolve_rollout_path(r, ctx.project)) for r in refs]
+        chosen = gr.update(choices=set_choices(ctx), value=paths)
+        if len(paths) < 2:
+            return [chosen] + [gr.skip()] * 8
+        return [chosen, *do_compare(paths)]
+
+    ctx.on_link("Compare", open_link, [], [sets, verdict, table, plot, problems, challenger, grid, seed, state])
     # rollout sets written after the app started appear on the next page load
     ctx.handlers["on_load:compare"] = lambda demo: demo.load(do_refresh, None, [sets, problems, note], queue=False)
 

@@ -297,6 +297,7 @@ def build(ctx: AppContext) -> None:
         note_text = gr.Textbox(label="Note on the picked episode", scale=4, elem_id="curate-note")
         note_btn = gr.Button("Save note", size="sm", scale=1, elem_id="curate-note-save")
     tag_status = gr.Markdown(elem_id="curate-tag-status")
+    episode_link = gr.Markdown(elem_id="curate-episode-link")
     with gr.Accordion("Play the picked episode (Rerun viewer)", open=False):
         play_btn = gr.Button("▶ Play picked episode", size="sm", elem_id="curate-play")
         play_note = gr.Markdown(elem_id="curate-play-note")
@@ -427,6 +428,18 @@ def build(ctx: AppContext) -> None:
         return str(int(df.iloc[int(row)]["episode_index"]))
 
     @guarded
+    def on_episode_link(source, eps_text):
+        """The picked row as links: its episode in Datasets (playing) and its rollouts-style review."""
+        from studio.flywheel import link
+
+        eps = [e for e in (eps_text or "").replace(" ", "").split(",") if e.isdigit()]
+        if len(eps) != 1 or not source:
+            return ""
+        ds = open_ds(source)
+        return (f"Episode {eps[0]}: [open in Datasets and play it]({link('Datasets', dataset=str(ds.root), episode=eps[0])})"
+                f" · [review it in Rollouts]({link('Rollouts', set=str(ds.root), episode=eps[0])})")
+
+    @guarded
     def on_save(source, where_v, name, note, request: gr.Request):
         from studio.auth import require
 
@@ -441,7 +454,10 @@ def build(ctx: AppContext) -> None:
         except StudioError as exc:  # stays on screen (a toast vanishes): e.g. a selection that keeps no episodes
             return f"⚠ **Not saved.** {exc.ui_sentence()}", gr.update()
         names = [x.name for x in list_selections(ctx.project, ds)]
-        return f"Saved **{s.label}**: {s.n_episodes} episodes.", gr.update(choices=names, value=s.name)
+        from studio.flywheel import link
+
+        return (f"Saved **{s.label}**: {s.n_episodes} episodes. ➜ [Fine-tune on it]({link('Train', dataset=s.name)})",
+                gr.update(choices=names, value=s.name))
 
     @guarded
     def on_open_saved(name):
@@ -526,7 +542,7 @@ def build(ctx: AppContext) -> None:
     for btn, action in ((good_btn, "good"), (bad_btn, "bad"), (add_btn, "custom"), (rm_btn, "remove")):
         btn.click(make_tagger(action), tag_inputs, tag_status).then(on_view, view_inputs, view_outputs)
     note_btn.click(on_note, [pick, tag_eps, note_text], tag_status).then(on_view, view_inputs, view_outputs)
-    table.select(on_row, [table], tag_eps)
+    table.select(on_row, [table], tag_eps).then(on_episode_link, [pick, tag_eps], episode_link)
     play_btn.click(on_play, [pick, tag_eps], [viewer, play_note])
     save_btn.click(on_save, [pick, where, sel_name, sel_note], [sel_status, saved_pick]).then(
         on_view, view_inputs, view_outputs)
@@ -535,6 +551,25 @@ def build(ctx: AppContext) -> None:
     list_btn.click(on_list, [pick, where, weights], export_status)
     save_w.click(on_save_weights, [pick, weights], fit_status).then(on_view, view_inputs, view_outputs)
     fit_w.click(on_fit_weights, [pick, weights], [weights, fit_status])
+
+    @guarded
+    def open_link(params, weights_v, hm, xm, ym, progress=gr.Progress()):
+        """`?panel=Curate&dataset=…[&selection=name]`: load the dataset (and open the saved selection)."""
+        from studio.curation.selections import get_selection
+
+        src = params.get("dataset") or ""
+        name = params.get("selection") or ""
+        if not src and name:
+            src = get_selection(ctx.project, name).dataset_path
+        if not src:
+            return [gr.skip()] * (4 + len(view_outputs))
+        where_v = selection_predicate(get_selection(ctx.project, name)) if name else ""
+        w = on_dataset_weights(src)
+        rendered = on_load(src, where_v, w, hm, xm, ym)
+        return [gr.update(choices=dataset_choices(ctx), value=src), w, where_v, name or gr.skip(), *rendered]
+
+    ctx.on_link("Curate", open_link, [weights, hist_metric, x_metric, y_metric],
+                [pick, weights, where, sel_name] + view_outputs)
 
     def refresh_choices():
         return gr.update(choices=dataset_choices(ctx))

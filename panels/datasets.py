@@ -127,6 +127,15 @@ def names_cell(names) -> str:
             f"{html.escape(', '.join(names))}</details>")
 
 
+def next_links(ds) -> str:
+    """Where a dataset goes next in the loop, as links into the other panels."""
+    from studio.flywheel import link
+
+    src = str(ds.root)
+    return (f"➜ [Curate it]({link('Curate', dataset=src)}) · [Fine-tune on it]({link('Train', dataset=src)}) · "
+            f"[Review its episodes]({link('Rollouts', set=src)})")
+
+
 def episode_columns(ds) -> list[str]:
     cols = ["episode_index", "length", "duration_s", "task"]
     cols += [f"has_video.{k}" for k in ds.video_keys()]
@@ -464,7 +473,7 @@ def build(ctx: AppContext) -> None:
         df, _, info = episodes_page(ctx, ds, "episode_index", False, 1, size_v)
         first = int(ds.episodes["episode_index"].iloc[0]) if ds.total_episodes else 0
         return (
-            src.strip(), overview_markdown(ds, ctx.project), gr.update(choices=cols, value="episode_index"), False, 1, df, info,
+            src.strip(), overview_markdown(ds, ctx.project) + "\n\n" + next_links(ds), gr.update(choices=cols, value="episode_index"), False, 1, df, info,
             gr.update(choices=source_choices(ctx)), first, views_markdown(ctx, ds), schema_html(ctx, ds),
         )
 
@@ -551,19 +560,40 @@ def build(ctx: AppContext) -> None:
     keys_js = f"() => {{ ({EPISODE_KEYS_JS.strip()})(); ({SQL_KEYS_JS.strip()})(); }}"
     ctx.handlers["on_load:datasets-keys"] = lambda demo: demo.load(None, None, None, js=keys_js)
 
-    def on_load(request: gr.Request):
-        wanted = (request.query_params.get("dataset") or "") if request else ""
-        return gr.update(choices=source_choices(ctx)), (wanted or gr.update())
+    def on_load():
+        return gr.update(choices=source_choices(ctx))
 
-    def open_from_url(src, size_v, request: gr.Request):
-        wanted = (request.query_params.get("dataset") or "") if request else ""
-        if not wanted:  # nothing asked for in the URL: leave the panel as it is
-            return [gr.update()] * len(open_outputs)
-        return on_open(src, size_v)
+    ctx.handlers["on_load:datasets"] = lambda demo: demo.load(on_load, None, pick, queue=False)
 
-    # `?panel=Datasets&dataset=<folder or owner/name>` opens a dataset directly (links from other panels).
-    ctx.handlers["on_load:datasets"] = lambda demo: demo.load(on_load, None, [pick, source], queue=False).then(
-        guarded(open_from_url), [source, size], open_outputs)
+    @guarded
+    def open_link(params, size_v):
+        """`?panel=Datasets&dataset=<folder or owner/name>[&episode=N]`: open it (and play episode N)."""
+        from studio.flywheel import link_int
+
+        src = params.get("dataset") or ""
+        if not src:  # nothing asked for: leave the panel as it is
+            return [gr.skip()] * len(link_outputs)
+        opened = list(on_open(src, size_v))
+        ep = link_int(params, "episode")
+        if ep is None:
+            return [src] + opened + [gr.skip()] * 3
+        num, info, note, value = on_episode(src, ep)
+        opened[open_outputs.index(ep_num)] = num
+        return [src] + opened + [info, note, value]
+
+    link_outputs = [source] + open_outputs + [ep_info, cam_note, viewer]
+    ctx.on_link("Datasets", open_link, [size], link_outputs, js=EPISODE_TAB_JS)
+
+
+# A link naming an episode shows the Episode tab, where it plays.
+EPISODE_TAB_JS = """
+(query) => {
+  if (!/[?&]episode=/.test(query || "")) return;
+  const tab = [...document.querySelectorAll('#panel-datasets button[role="tab"]')]
+    .find((b) => b.textContent.trim() === "Episode");
+  if (tab) tab.click();
+}
+"""
 
 
 PANEL = Panel(name="Datasets", build=build, order=10, description="Open, validate, browse and query datasets")

@@ -38,6 +38,15 @@ class AppContext:
     auth: Any = None
     # name -> callable(**kwargs) filled by panels that accept navigation (e.g. open episode)
     handlers: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    # panel name -> (fn(params, *input values) -> outputs, inputs, outputs, js run after): what a
+    # deep link `?panel=<name>&…` (typed, pasted or clicked inside the page) opens in that panel
+    links: dict[str, tuple[Callable[..., Any], list, list, str | None]] = field(default_factory=dict)
+    # a hidden component whose value changes when project state changes (studio.flywheel.change_token)
+    changes: Any = None
+
+    def on_link(self, panel: str, fn: Callable[..., Any], inputs: list, outputs: list, js: str | None = None) -> None:
+        """Let links to `panel` open something in it: `fn(params, *inputs)` returns `outputs`."""
+        self.links[panel] = (fn, list(inputs), list(outputs), js)
 
 
 def builtin_panels() -> list[Panel]:

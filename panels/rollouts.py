@@ -127,12 +127,15 @@ def build(ctx: AppContext) -> None:
     project = ctx.project
 
     with gr.Row():
-        target = gr.Dropdown(choices=target_choices(project), label="Rollout set or dataset", scale=4,
+        # value=None: nothing is shown as chosen until a set is loaded (Gradio 5 shows the first choice otherwise)
+        target = gr.Dropdown(choices=target_choices(project), value=None, label="Rollout set or dataset", scale=4,
                              elem_id="rollouts-target", allow_custom_value=True,
                              info="Sim rollout sets, registered real-robot rollouts and the project's datasets; "
                                   "or type a dataset folder.")
         refresh = gr.Button("Refresh", size="sm", scale=0, elem_id="rollouts-refresh")
-    summary = gr.Markdown(elem_id="rollouts-summary")
+    summary = gr.Markdown("_Choose a rollout set or dataset above._", elem_id="rollouts-summary")
+    loaded = gr.State(None)  # the key whose episodes the table shows: verdicts go there and nowhere else
+    shown = gr.State(None)  # the rows the table shows (key and rows), so a refresh redraws only on change
     with gr.Row():
         with gr.Column(scale=3, min_width=420):
             table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, wrap=True, max_height=300,
@@ -173,16 +176,47 @@ def build(ctx: AppContext) -> None:
     def on_refresh(current):
         choices = target_choices(project)
         keys = [k for _, k in choices]
-        return gr.update(choices=choices, value=current if current in keys else None), activity_markdown(project)
+        if current in keys or (current and not keys):
+            return gr.update(choices=choices), activity_markdown(project)
+        return gr.update(choices=choices, value=current or None), activity_markdown(project)
+
+    @guarded
+    def on_changes(current, loaded_key, shown_key):
+        """Something changed in the project (a new rollout set, a verdict elsewhere): new choices,
+        and the loaded set's table redrawn only when its rows changed (a running job moves the
+        token every few seconds; the table must not jump under the reader)."""
+        choices, act = on_refresh(current)
+        if not loaded_key:
+            return choices, act, gr.skip(), gr.skip(), shown_key
+        try:
+            rows = episode_table(project, loaded_key)
+        except StudioError:  # the set went away: the next action says so
+            return choices, act, gr.skip(), gr.skip(), shown_key
+        key = f"{loaded_key}|{rows!r}"
+        if key == shown_key:
+            return choices, act, gr.skip(), gr.skip(), shown_key
+        return choices, act, rows, set_summary(project, loaded_key), key
 
     @guarded
     def on_target(key):
         if not key:
-            return "", [], None
-        t = review.resolve_target(project, key)
+            return "_Choose a rollout set or dataset above._", [], None, None, None
+        try:
+            t = review.resolve_target(project, key)
+        except StudioError as exc:
+            return f"⚠️ {exc.sentence()}", [], None, None, None
         rows = episode_table(project, t.key)
         first = rows[0][0] if rows else None
-        return set_summary(project, t.key), rows, first
+        return set_summary(project, t.key), rows, first, t.key, f"{t.key}|{rows!r}"
+
+    def _not_loaded(key, loaded_key) -> str | None:
+        """Why a verdict or comment cannot be saved now (None when it can): only to the loaded set."""
+        if not loaded_key:
+            return "⚠️ Not saved: no rollout set is loaded. Choose one above; its episodes appear in the table."
+        if not key or review.resolve_target(project, key).key != loaded_key:
+            return (f"⚠️ Not saved: the table shows `{loaded_key}`, not the set chosen above. "
+                    "Choose the set again so its episodes load, then save.")
+        return None
 
     @guarded
     def on_select(rows, evt: gr.SelectData):
@@ -211,10 +245,13 @@ def build(ctx: AppContext) -> None:
         return value, str(rec.path), note, comments_markdown(project, t.key, int(ep))
 
     @guarded
-    def on_verdict(key, ep, verdict_, progress_, comment_, request: gr.Request):
+    def on_verdict(key, ep, verdict_, progress_, comment_, loaded_key, request: gr.Request):
         from studio.auth import require
 
         require(ctx.auth, request, "verdict")  # team review roles (studio serve)
+        refusal = _not_loaded(key, loaded_key)
+        if refusal:
+            return (refusal,) + (gr.skip(),) * 5
         if not key or ep is None:
             raise StudioError("review", "pick a rollout set and an episode first")
         if not verdict_:
@@ -228,10 +265,13 @@ def build(ctx: AppContext) -> None:
                 comments_markdown(project, t.key, int(ep)), activity_markdown(project))
 
     @guarded
-    def on_comment(key, ep, comment_, request: gr.Request):
+    def on_comment(key, ep, comment_, loaded_key, request: gr.Request):
         from studio.auth import require
 
         require(ctx.auth, request, "comment")  # team review roles (studio serve)
+        refusal = _not_loaded(key, loaded_key)
+        if refusal:
+            return (refusal,) + (gr.skip(),) * 5
         if not key or ep is None:
             raise StudioError("review", "pick a rollout set and an episode first")
         t = review.resolve_target(project, key)
@@ -249,13 +289,34 @@ def build(ctx: AppContext) -> None:
 
     reg_btn.click(on_register, [reg_path, reg_ckpt, reg_name], [reg_status, target, activity])
     refresh.click(on_refresh, target, [target, activity])
-    target.change(on_target, target, [summary, table, episode])
+    # user choices only: a link or a refresh that sets the value loads (or keeps) the table itself
+    target.input(on_target, target, [summary, table, episode, loaded, shown])
     play_outputs = [viewer, download, notes, comments]
     table.select(on_select, table, episode).then(on_show, [target, episode, others], play_outputs)
     show.click(on_show, [target, episode, others], play_outputs)
     review_outputs = [status, comment, table, summary, comments, activity]
-    save_verdict.click(on_verdict, [target, episode, verdict, progress, comment], review_outputs)
-    save_comment.click(on_comment, [target, episode, comment], review_outputs)
+    save_verdict.click(on_verdict, [target, episode, verdict, progress, comment, loaded], review_outputs)
+    save_comment.click(on_comment, [target, episode, comment, loaded], review_outputs)
+    if ctx.changes is not None:  # new rollout sets appear without Refresh
+        ctx.changes.change(on_changes, [target, loaded, shown], [target, activity, table, summary, shown],
+                           show_progress="hidden")
+
+    @guarded
+    def open_link(params):
+        """`?panel=Rollouts&set=<rollout set or dataset>[&episode=N]`: choose it and load its episodes."""
+        from studio.flywheel import link_int
+
+        ref = params.get("set") or params.get("dataset") or ""
+        if not ref:
+            return [gr.skip()] * 7
+        t = review.resolve_target(project, ref)
+        summary_, rows, first, key, rows_key = on_target(t.key)
+        ep = link_int(params, "episode")
+        return (gr.update(choices=target_choices(project), value=t.key), summary_, rows,
+                first if ep is None else ep, key, rows_key,
+                comments_markdown(project, t.key, ep) if ep is not None else "")
+
+    ctx.on_link("Rollouts", open_link, [], [target, summary, table, episode, loaded, shown, comments])
 
 
 PANEL = Panel(name="Rollouts", build=build, order=40,

@@ -124,6 +124,34 @@ def checkpoint_rows(project, job_id=None) -> list[list]:
     return rows
 
 
+def eval_message(project, out) -> str:
+    """Where an evaluation's rollouts went, as links: the set in Rollouts, and a prefilled Compare."""
+    from pathlib import Path
+
+    from studio import flywheel
+
+    name = Path(out).name
+    msg = f"Rollouts written to [{name}]({flywheel.link('Rollouts', set=name)}) (`{out}`)."
+    others = [r for r in flywheel.rollout_entries(project) if r.name != name]
+    if others:
+        msg += f" [Compare with {others[0].name}]({flywheel.link('Compare', a=others[0].name, b=name)})."
+    return msg
+
+
+def job_links_markdown(project, job_id: int) -> str:
+    """What a job leads to: its checkpoints (the table below), its rollout sets, a prefilled Compare."""
+    from studio import flywheel
+
+    links = flywheel.job_links(project, job_id)
+    parts = [f"**Job {job_id}:** [checkpoints]({links['checkpoints']})"]
+    parts += [f"[rollouts {r.name}]({r.link})" for r in links["rollouts"][:5]]
+    if links["compare"]:
+        parts.append(f"[compare its rollouts]({links['compare']})")
+    elif not links["rollouts"]:
+        parts.append("no rollouts yet: pick a checkpoint below and Evaluate")
+    return " · ".join(parts)
+
+
 def build(ctx: AppContext) -> None:
     from studio import jobs
     from studio.jobs.spec import POLICIES
@@ -196,6 +224,7 @@ def build(ctx: AppContext) -> None:
         eval_workers = gr.Number(2, precision=0, label="Workers", elem_id="train-eval-workers")
         eval_btn = gr.Button("Evaluate", elem_id="train-evaluate")
     eval_msg = gr.Markdown("", elem_id="train-eval-message")
+    job_links = gr.Markdown("", elem_id="train-job-links")
     seen = gr.State(None)  # (job id, state, metrics size) last drawn, to skip unchanged redraws
     timer = gr.Timer(2.0)
 
@@ -297,7 +326,7 @@ def build(ctx: AppContext) -> None:
             prog(done / max(total, 1), desc=f"rollout {done}/{total}")
 
         out = jobs.evaluate(project, int(cid), episodes=int(n or 1), workers=int(w or 1), progress=cb)
-        return f"Rollouts written to `{out}`; open them in the Rollouts panel."
+        return eval_message(project, out)
 
     form = [dataset, policy, steps, batch, lr, device, seed, save_freq, init_from, backend, fmap, cams, episodes,
             image_size]
@@ -321,6 +350,26 @@ def build(ctx: AppContext) -> None:
     ckpt_table.select(_row_id, None, ckpt_id)
     job_id.change(refresh, watch, outs)
     overlay.input(refresh, watch, outs)
+
+    @guarded
+    def on_job_links(jid):
+        job = _selected(jid)
+        return job_links_markdown(project, job.id) if job is not None else ""
+
+    job_id.change(on_job_links, job_id, job_links)
+    if ctx.changes is not None:  # a job finishing or its rollouts landing redraws the links
+        ctx.changes.change(on_job_links, job_id, job_links, show_progress="hidden")
+
+    @guarded
+    def open_link(params):
+        """`?panel=Train&job=N` shows job N (progress, loss, checkpoints, links); `&dataset=` fills the form."""
+        from studio.flywheel import link_int
+
+        jid, ds = link_int(params, "job"), params.get("dataset") or ""
+        return (jid if jid is not None else gr.skip(),
+                gr.update(choices=dataset_choices(project), value=ds) if ds else gr.skip())
+
+    ctx.on_link("Train", open_link, [], [job_id, dataset])
     timer.tick(refresh, watch, outs)
 
     def on_open(ds):

@@ -30,21 +30,22 @@ log = logging.getLogger("studio.permissions")
 READ_ONLY_HANDLERS: frozenset[str] = frozenset({
     # app shell
     "app.show", "app.from_url", "renderable.apply", "<js>",
+    # links and deep links (each panel's link opener only reads), the change-token poll
+    "app.follow_link", "app.open_link", "app.poll",
     # Home
-    "home.<lambda>",
+    "home.<lambda>", "home.on_change",
     # Datasets
     "datasets.on_pick", "datasets.on_open", "datasets.on_page", "datasets.<lambda>", "datasets.on_run",
     "datasets.on_chart", "datasets.on_episode", "datasets.on_select_row", "datasets.on_load",
-    "datasets.open_from_url",
     # Curate (on_play writes only the playback cache)
     "curate.on_load", "curate.on_view", "curate.on_pick", "curate.on_row", "curate.on_play",
-    "curate.on_open_saved", "curate.on_list", "curate.refresh_choices",
+    "curate.on_open_saved", "curate.on_list", "curate.refresh_choices", "curate.on_episode_link",
     # on_fit_weights only fills the weights box; saving them is on_save_weights
     "curate.on_dataset_weights", "curate.on_fit_weights",
     # Train
-    "train.refresh", "train._row_id", "train.on_open", "train.on_dataset", "train.on_preview",
+    "train.refresh", "train._row_id", "train.on_open", "train.on_dataset", "train.on_preview", "train.on_job_links",
     # Rollouts (on_show writes only the playback cache)
-    "rollouts.on_refresh", "rollouts.on_target", "rollouts.on_select", "rollouts.on_show",
+    "rollouts.on_refresh", "rollouts.on_changes", "rollouts.on_target", "rollouts.on_select", "rollouts.on_show",
     # Compare
     "compare.do_compare", "compare.do_challenger", "compare.do_play", "compare.do_cell", "compare.do_refresh",
     # Workspaces: opening, the tab's own edits (never saved for a viewer), autosave (curators' tabs

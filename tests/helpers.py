@@ -64,3 +64,28 @@ def changed_pixels(png_a: bytes, png_b: bytes, min_delta: int = 40) -> int:
     if a.shape != b.shape:
         return a.shape[0] * a.shape[1]
     return int((np.abs(a - b).max(axis=2) >= min_delta).sum())
+
+
+def launch(project, attempts: int = 3, **kwargs):
+    """Serve `build_app(project)` in this process → (demo, url). Gradio refuses to start when its
+    first request to itself takes over 3 s, which a loaded 2-core runner sometimes does: retry."""
+    from panels.app import build_app, serve_options
+
+    demo = build_app(project, **kwargs)
+    demo.queue(default_concurrency_limit=4)
+    for attempt in range(attempts):
+        port = free_port()
+        try:
+            demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                        show_api=False, **serve_options(project, kwargs.get("auth")))
+            break
+        except (ValueError, OSError) as exc:  # a slow self-check, or a port taken meanwhile
+            if not ("localhost is not accessible" in str(exc) or "empty port" in str(exc)) or attempt == attempts - 1:
+                raise
+            try:
+                demo.close()
+            except Exception:  # noqa: BLE001 - nothing was served
+                pass
+    url = f"http://127.0.0.1:{port}/"
+    wait_http(url)
+    return demo, url

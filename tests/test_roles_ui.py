@@ -69,10 +69,10 @@ def test_viewer_may_not_give_verdicts_but_a_reviewer_may(project, team, tmp_path
     review.register_rollouts(project, root, checkpoint="ckpt-7", name="night")
     verdict = handler(_panel(project, team, rollouts), "rollouts-save-verdict")
     with pytest.raises(gr.Error, match=r"user 'vic' \(viewer\).*may not verdict.*needs the reviewer role"):
-        verdict("night", 1, "fail", 0, "looks wrong", as_user("vic"))
+        verdict("night", 1, "fail", 0, "looks wrong", "night", as_user("vic"))
     assert review.verdicts(project, "night") == {} and review.list_comments(project, "night") == []
 
-    out = verdict("night", 1, "partial", 40, "dropped it", as_user("rita"))
+    out = verdict("night", 1, "partial", 40, "dropped it", "night", as_user("rita"))
     assert out[0] == "Saved: episode 1 partial (40%)"
     v = review.verdicts(project, "night")[1]
     assert (v.verdict, v.progress, v.author) == ("partial", 40.0, "rita")
