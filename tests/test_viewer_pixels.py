@@ -173,7 +173,8 @@ def test_datasets_space_pauses_and_resumes_playback(served, page):
     project, url = served
     from urllib.parse import quote
 
-    open_panel(page, url, f"Datasets&dataset={quote(str(project.datasets_dir / 'long'))}", "#datasets-source textarea, #datasets-source input")
+    open_panel(page, url, f"Datasets&dataset={quote(str(project.datasets_dir / 'long'))}",
+               "#datasets-source textarea, #datasets-source input")
     page.locator("#datasets-overview").get_by_text("1,200").first.wait_for()
     page.get_by_role("tab", name="Episode", exact=True).click()
     page.locator("#datasets-show-episode").click()
