@@ -20,18 +20,41 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 
-def save(page, out: Path, name: str, selector: str) -> None:
+def save(page, out: Path, name: str, selector: str, shows: tuple[str, str]) -> None:
+    """Screenshot the page once `shows` = (selector, text) says the wanted episode is the one
+    played and the viewer has drawn it (and, within a minute, its camera frames)."""
     from PIL import Image
-    from viewer import wait_drawn
+    from viewer import _shot, wait_drawn
 
+    page.locator(shows[0]).get_by_text(shows[1]).first.wait_for()
     wait_drawn(page, selector, None)
-    page.wait_for_timeout(2500)  # let the video frames decode
+    for _ in range(60):  # the cameras (left part) show a spinner until the first frames decode
+        png = _shot(page, selector)
+        if png and _camera_pixels(png) > 20_000:
+            break
+        page.wait_for_timeout(1000)
+    else:
+        print(f"warning: {name}: the camera frames did not decode within a minute", flush=True)
     page.locator(selector).first.evaluate("el => el.scrollIntoView({block: 'end'})")
     png = page.screenshot()
     img = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=128)
     path = out / f"{name}.png"
     img.save(path, optimize=True)
     print(f"{path} {path.stat().st_size // 1024} KB", flush=True)
+
+
+def _camera_pixels(png: bytes) -> int:
+    """Coloured pixels in the left 35% of a viewer screenshot (where the cameras are)."""
+    import io
+
+    from helpers import coloured_pixels
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(png))
+    left = img.crop((0, 0, int(img.width * 0.35), img.height))
+    buf = io.BytesIO()
+    left.save(buf, format="PNG")
+    return coloured_pixels(buf.getvalue())
 
 
 def main() -> None:
@@ -65,32 +88,35 @@ def main() -> None:
                 page.locator("#datasets-overview").get_by_text("demos").first.wait_for()
                 page.get_by_role("tab", name="Episode", exact=True).click()
                 page.locator("#datasets-show-episode").click()
-                save(page, out, "viewer-datasets-episode", "#datasets-viewer")
+                save(page, out, "viewer-datasets-episode", "#datasets-viewer", ("#datasets-episode-info", "Episode 0"))
                 page.goto(url + "?panel=Datasets&dataset=" + quote(str(project.datasets_dir / "bimanual")))
                 page.locator("#datasets-overview").get_by_text("bimanual").first.wait_for()
                 page.get_by_role("tab", name="Episode", exact=True).click()
                 page.locator("#datasets-show-episode").click()
                 page.locator("#datasets-camera-note").get_by_text("missing").first.wait_for()
-                save(page, out, "viewer-datasets-28-joints", "#datasets-viewer")
+                save(page, out, "viewer-datasets-28-joints", "#datasets-viewer", ("#datasets-episode-info", "Episode 0"))
             if not want or "rollouts" in want:
                 page.close()
                 page = new_page()  # one page per section: swiftshader pages are heavy
                 page.goto(url + "?panel=Rollouts")
                 page.locator("#rollouts-target input").click()
                 page.get_by_role("option", name="rollouts · ckpt-a", exact=False).click()
+                # choosing a set fills the table and puts its first episode in the field: wait for
+                # that before typing ours (typed earlier, it was overwritten with episode 0)
+                page.wait_for_selector("#rollouts-episodes :text('success')")
                 page.locator("#rollouts-episode input").fill("1")
                 page.click("#rollouts-show")
-                save(page, out, "viewer-rollouts-episode", "#rollouts-viewer")
+                save(page, out, "viewer-rollouts-episode", "#rollouts-viewer", ("#rollouts-download", "ckpt-a_ep1-"))
                 page.locator("#rollouts-others").locator("textarea, input").first.fill("ckpt-b:1")
                 page.click("#rollouts-show")
-                page.locator("#rollouts-download").get_by_text("_vs_").first.wait_for()
-                save(page, out, "viewer-rollouts-side-by-side", "#rollouts-viewer")
+                save(page, out, "viewer-rollouts-side-by-side", "#rollouts-viewer",
+                     ("#rollouts-download", "ckpt-a_ep1_vs_ckpt-b_ep1"))
             if not want or "workspaces" in want:
                 page.close()
                 page = new_page()
                 page.goto(url + "?panel=Workspaces&workspace=watch")
                 page.locator("#ws-cell-1-run").click()
-                save(page, out, "viewer-workspace-cell", "#ws-cell-1-out-0")
+                save(page, out, "viewer-workspace-cell", "#ws-cell-1-out-0", ("#ws-cell-1", ":episode: 1"))
             browser.close()
     finally:
         demo.close()

@@ -4,6 +4,7 @@ with grey grid lines; a drawn one has thousands of coloured pixels: curves, vide
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 
@@ -37,6 +38,9 @@ def served(tmp_path_factory):
     _sim_set(project.rollouts_dir / "ckpt-b", [17, 18, 19], frames=(55, 35, 45))
     write_synthetic_dataset(project.datasets_dir / "demos", episodes=4, frames=[50, 70, 40, 60],
                             videos=("observation.images.front", "observation.images.wrist"), seed=5)
+    # 40 s long: time to see space pause and resume its playback
+    write_synthetic_dataset(project.datasets_dir / "long", episodes=1, frames=1200,
+                            videos=("observation.images.front",), seed=6)
     (project.workspaces_dir).mkdir(parents=True, exist_ok=True)
     (project.workspaces_dir / "watch.md").write_text(
         "---\ntitle: Watch\ndataset: demos\n---\n\n# Two episodes\n\n"
@@ -89,6 +93,32 @@ def wait_drawn(page, selector: str, previous: bytes | None = None, timeout: floa
         page.wait_for_timeout(500)
 
 
+def motion(page, selector: str, gap_ms: int = 700) -> int:
+    """Pixels that change over ~1.5 s in the right half of the viewer (plots and time panel,
+    where the time cursor runs while playing; not the cameras, whose loading spinner turns)."""
+    loc = page.locator(selector).first
+    loc.evaluate("el => el.scrollIntoView({block: 'start'})")
+    box = loc.bounding_box()
+    clip = {"x": box["x"] + box["width"] / 2, "y": box["y"], "width": box["width"] / 2, "height": box["height"]}
+    shots = [page.screenshot(clip=clip)]
+    for _ in range(2):
+        page.wait_for_timeout(gap_ms)
+        shots.append(page.screenshot(clip=clip))
+    return max(changed_pixels(a, b) for a, b in itertools.pairwise(shots))
+
+
+def playing(page, selector: str) -> bool:
+    """Whether the viewer's playback runs (its time cursor moves) or stands still."""
+    n = motion(page, selector)
+    if n < 100:
+        return False
+    if n > 300:
+        return True
+    n = motion(page, selector)  # in between: look again
+    assert n < 100 or n > 300, f"{selector}: cannot tell whether it plays ({n} pixels changed)"
+    return n > 300
+
+
 def test_rollouts_consecutive_plays_each_draw(served, page):
     _project, url = served
     open_panel(page, url, "Rollouts", "#rollouts-target input")
@@ -136,6 +166,28 @@ def test_datasets_plays_episodes_with_keys_and_buttons(served, page):
     page.locator("#datasets-episode-info").get_by_text("Episode 1").wait_for()
     wait_drawn(page, "#datasets-viewer", previous=third)
     assert page.locator("#datasets-viewer canvas").count() == 1  # one viewer, not one per play
+    assert not page.console_errors.errors(), page.console_errors
+
+
+def test_datasets_space_pauses_and_resumes_playback(served, page):
+    project, url = served
+    from urllib.parse import quote
+
+    open_panel(page, url, f"Datasets&dataset={quote(str(project.datasets_dir / 'long'))}",
+               "#datasets-source textarea, #datasets-source input")
+    page.locator("#datasets-overview").get_by_text("1,200").first.wait_for()
+    page.get_by_role("tab", name="Episode", exact=True).click()
+    page.locator("#datasets-show-episode").click()
+    page.locator("#datasets-episode-info").get_by_text("Episode 0").wait_for()
+    wait_drawn(page, "#datasets-viewer")
+    page.locator("#datasets-episode-info").click()  # focus on the page, outside any field
+    before = playing(page, "#datasets-viewer")  # an opened recording plays from frame 0 (40 s)
+    page.keyboard.press(" ")
+    assert playing(page, "#datasets-viewer") is not before, f"space did not {'pause' if before else 'play'}"
+    page.keyboard.press(" ")
+    assert playing(page, "#datasets-viewer") is before, f"a second space did not {'play' if before else 'pause'}"
+    page.locator("#datasets-episode input").press(" ")  # typed into the episode field: not for the viewer
+    assert playing(page, "#datasets-viewer") is before
     assert not page.console_errors.errors(), page.console_errors
 
 
