@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -97,16 +98,20 @@ def reserve_out(base: Path) -> Iterator[Path]:
         if out.exists():
             continue
         marker = out.with_name(f".{out.name}.reserved")
+        # The claim appears with its process id already in it (written aside, then hard-linked,
+        # which fails if the name exists): a rival never reads a half-made, "dead" claim.
+        pending = marker.with_name(f"{marker.name}.{os.getpid()}.{threading.get_ident()}")
+        pending.write_text(str(os.getpid()))
         try:
-            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            os.link(pending, marker)
         except FileExistsError:
             if _reservation_alive(marker):
                 continue
             marker.unlink(missing_ok=True)  # left by a killed evaluation
             i -= 1
             continue
-        with os.fdopen(fd, "w") as fh:
-            fh.write(str(os.getpid()))
+        finally:
+            pending.unlink(missing_ok=True)
         if out.exists():  # finished between our check and the marker
             marker.unlink(missing_ok=True)
             continue
