@@ -29,7 +29,7 @@ def test_panel_queues_a_v21_renamed_dataset_with_the_proposed_map_and_it_convert
         timeout=60_000)
     assert fmap.input_value() == "actions=action,state=observation.state,image=observation.images.image"
     cams = page.locator("#train-cameras")
-    assert cams.get_by_text("image (0 present, 3 missing)").count() == 1
+    assert cams.inner_text().count("image (0 present, 3 missing)") == 1, cams.inner_text()
     assert not cams.locator("input[type=checkbox]").first.is_checked()  # absent video: not ticked
 
     page.locator("#train-steps input").fill("3")
