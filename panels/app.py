@@ -48,7 +48,9 @@ LINK_JS = """
   window.addEventListener('popstate', () => follow(window.location.search || '?panel=Home', false));
 }
 """
-NAV_JS = "(name) => { history.pushState({}, '', '?panel=' + encodeURIComponent(name)); return name; }"
+# A js-only step has no outputs, and gradio maps over what it returns: return an empty list
+# (returning the name threw "r?.map is not a function" on every sidebar click).
+NAV_JS = "(name) => { history.pushState({}, '', '?panel=' + encodeURIComponent(name)); return []; }"
 POLL_SECONDS = 3.0
 
 
