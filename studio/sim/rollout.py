@@ -73,15 +73,9 @@ def _reservation_alive(marker: Path) -> bool:
         pid = int(marker.read_text().strip() or 0)
     except (OSError, ValueError):
         return True  # being written right now
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    from studio.jobs.executor import process_alive
+
+    return pid > 0 and process_alive(pid, None)
 
 
 @contextmanager
