@@ -23,58 +23,59 @@ def _loss(x: float | None) -> str:
     return "–" if x is None else f"{x:.4g}"
 
 
+def _table(title: str, header: str, align: str, rows: list[str], empty: str) -> list[str]:
+    """One stage of the loop: its heading, then its table, or a sentence saying where to start."""
+    body = [header, align, *rows] if rows else [empty]
+    return ["", f"### {title}", "", *body]
+
+
+def _dataset_row(d) -> str:
+    if d.error:
+        probs = f"⚠ does not open: {_cell(d.error)}"
+    elif d.problems:
+        probs = f"⚠ {len(d.problems)}: {_cell(d.problems[0])}" + (" …" if len(d.problems) > 1 else "")
+    else:
+        probs = "none ✓"
+    return f"| [{_cell(d.name)}]({d.link}) | {d.episodes:,} | {d.frames:,} | {d.hours:.2f} | {probs} |"
+
+
+def _selection_row(s) -> str:
+    ds = s.dataset_path.rstrip("/").rsplit("/", 1)[-1]
+    exp = "yes" if s.exported else "–"
+    return (f"| [{_cell(s.label)}]({s.link}) | {s.n_episodes} | {_cell(ds)} | {exp} | "
+            f"[train on it]({s.train_link}) |")
+
+
+def _job_row(j) -> str:
+    return (f"| [{j.id}: {_cell(j.name)}]({j.link}) | {j.state} | {j.step}/{j.total} | {_loss(j.loss)} | "
+            f"{j.checkpoints} | {_cell(j.dataset)} |")
+
+
+def _rollout_row(r) -> str:
+    ci = "–" if r.ci_low is None else f"[{_pct(r.ci_low)}, {_pct(r.ci_high)}]"
+    return f"| [{_cell(r.name)}]({r.link}) | {r.kind} | {r.n_episodes} | {_pct(r.rate)} | {ci} | {r.judged} |"
+
+
 def overview_markdown(ov: flywheel.Overview) -> str:
     """The flywheel as Markdown: one table per stage of the loop, every name a link."""
     out: list[str] = []
     if ov.next_step is not None:
-        out += [f"### Next step\n\n➜ [{ov.next_step.text}]({ov.next_step.link})", ""]
-
-    out += [f"### Datasets ({len(ov.datasets)})", ""]
-    if ov.datasets:
-        out += ["| dataset | episodes | frames | hours | problems |", "|---|--:|--:|--:|---|"]
-        for d in ov.datasets:
-            if d.error:
-                probs = f"⚠ does not open: {_cell(d.error)}"
-            elif d.problems:
-                probs = f"⚠ {len(d.problems)}: {_cell(d.problems[0])}" + (" …" if len(d.problems) > 1 else "")
-            else:
-                probs = "none ✓"
-            out.append(f"| [{_cell(d.name)}]({d.link}) | {d.episodes:,} | {d.frames:,} | {d.hours:.2f} | {probs} |")
-    else:
-        out.append("_None yet: open one in [Datasets](?panel=Datasets)._")
-
-    out += ["", f"### Saved selections ({len(ov.selections)})", ""]
-    if ov.selections:
-        out += ["| selection | episodes | of dataset | exported | |", "|---|--:|---|---|---|"]
-        for s in ov.selections:
-            ds = s.dataset_path.rstrip("/").rsplit("/", 1)[-1]
-            exp = "yes" if s.exported else "–"
-            out.append(f"| [{_cell(s.label)}]({s.link}) | {s.n_episodes} | {_cell(ds)} | {exp} | "
-                       f"[train on it]({s.train_link}) |")
-    else:
-        out.append("_None yet: filter and save one in [Curate](?panel=Curate)._")
-
-    out += ["", f"### Training jobs ({len(ov.jobs)})", ""]
-    if ov.jobs:
-        out += ["| job | state | steps | last loss | checkpoints | data |", "|---|---|--:|--:|--:|---|"]
-        for j in ov.jobs:
-            out.append(f"| [{j.id}: {_cell(j.name)}]({j.link}) | {j.state} | {j.step}/{j.total} | {_loss(j.loss)} | "
-                       f"{j.checkpoints} | {_cell(j.dataset)} |")
-    else:
-        out.append("_None yet: fine-tune a policy in [Train](?panel=Train)._")
-
-    out += ["", f"### Rollout sets ({len(ov.rollouts)})", ""]
-    if ov.rollouts:
-        out += ["| rollout set | kind | episodes | success | 95% interval | judged |", "|---|---|--:|--:|---|--:|"]
-        for r in ov.rollouts:
-            ci = "–" if r.ci_low is None else f"[{_pct(r.ci_low)}, {_pct(r.ci_high)}]"
-            out.append(f"| [{_cell(r.name)}]({r.link}) | {r.kind} | {r.n_episodes} | {_pct(r.rate)} | {ci} | "
-                       f"{r.judged} |")
-        judged = [r for r in ov.rollouts if r.judged]
-        if len(judged) >= 2:
-            out.append(f"\n[Compare the two newest]({flywheel.link('Compare', a=judged[1].name, b=judged[0].name)})")
-    else:
-        out.append("_None yet: evaluate a checkpoint from [Train](?panel=Train)._")
+        out += [f"### Next step\n\n➜ [{ov.next_step.text}]({ov.next_step.link})"]
+    out += _table(f"Datasets ({len(ov.datasets)})", "| dataset | episodes | frames | hours | problems |",
+                  "|---|--:|--:|--:|---|", [_dataset_row(d) for d in ov.datasets],
+                  "_None yet: open one in [Datasets](?panel=Datasets)._")
+    out += _table(f"Saved selections ({len(ov.selections)})", "| selection | episodes | of dataset | exported | |",
+                  "|---|--:|---|---|---|", [_selection_row(s) for s in ov.selections],
+                  "_None yet: filter and save one in [Curate](?panel=Curate)._")
+    out += _table(f"Training jobs ({len(ov.jobs)})", "| job | state | steps | last loss | checkpoints | data |",
+                  "|---|---|--:|--:|--:|---|", [_job_row(j) for j in ov.jobs],
+                  "_None yet: fine-tune a policy in [Train](?panel=Train)._")
+    out += _table(f"Rollout sets ({len(ov.rollouts)})", "| rollout set | kind | episodes | success | 95% interval | judged |",
+                  "|---|---|--:|--:|---|--:|", [_rollout_row(r) for r in ov.rollouts],
+                  "_None yet: evaluate a checkpoint from [Train](?panel=Train)._")
+    judged = [r for r in ov.rollouts if r.judged]
+    if len(judged) >= 2:
+        out.append(f"\n[Compare the two newest]({flywheel.link('Compare', a=judged[1].name, b=judged[0].name)})")
 
     out += ["", "### Recent review activity", ""]
     if ov.activity:
