@@ -126,14 +126,18 @@ def build_app(project: Project, *, auth: Any = None, plugin_host: Any = None):
                 return fn(params, *values)
             return open_link
 
+        # Every link is followed, however quickly the next comes: a step still running for the
+        # previous link must not swallow this one (gradio's default "once" drops a trigger while
+        # the same step is pending; a reviewer clicking Back then a link lost the second).
         def _wire_links(dep):
             for panel_name, (fn, inputs, outputs, js) in ctx.links.items():
-                step = dep.then(_link_step(panel_name, fn, len(outputs)), [link_box] + inputs, outputs)
+                step = dep.then(_link_step(panel_name, fn, len(outputs)), [link_box] + inputs, outputs,
+                                trigger_mode="multiple")
                 if js:
-                    step.then(None, [link_box], None, js=js)
+                    step.then(None, [link_box], None, js=js, trigger_mode="multiple")
 
         _wire_links(demo.load(from_url, None, [nav, link_box] + columns, queue=False))
-        _wire_links(link_box.input(follow_link, link_box, [nav] + columns, queue=False))
+        _wire_links(link_box.input(follow_link, link_box, [nav] + columns, queue=False, trigger_mode="multiple"))
 
         def poll(last: str):
             token = flywheel.change_token(project)

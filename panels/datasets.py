@@ -404,60 +404,61 @@ def build(ctx: AppContext) -> None:
         open_btn = gr.Button("Open", variant="primary", scale=1, elem_id="datasets-open")
     overview = gr.Markdown("Open a dataset to see its overview.", elem_id="datasets-overview")
 
-    with gr.Tab("Episodes", elem_id="datasets-tab-episodes"):
-        with gr.Row():
-            sort = gr.Dropdown(label="Sort by", choices=["episode_index"], value="episode_index", elem_id="datasets-sort")
-            desc = gr.Checkbox(label="Descending", value=False, elem_id="datasets-desc")
-            size = gr.Dropdown(label="Rows per page", choices=PAGE_SIZES, value=PAGE_SIZES[1], elem_id="datasets-page-size")
-            page = gr.Number(label="Page", value=1, precision=0, minimum=1, elem_id="datasets-page")
-        with gr.Row():
-            prev_btn = gr.Button("◀ Previous", size="sm", elem_id="datasets-prev")
-            page_info = gr.Markdown("", elem_id="datasets-page-info")
-            next_btn = gr.Button("Next ▶", size="sm", elem_id="datasets-next")
-        episodes = gr.Dataframe(interactive=False, elem_id="datasets-episodes", label="Episodes (click a row to view it)",
-                                max_height=420)
+    with gr.Tabs(elem_id="datasets-tabs", selected="episodes") as tabs:
+        with gr.Tab("Episodes", id="episodes", elem_id="datasets-tab-episodes"):
+            with gr.Row():
+                sort = gr.Dropdown(label="Sort by", choices=["episode_index"], value="episode_index", elem_id="datasets-sort")
+                desc = gr.Checkbox(label="Descending", value=False, elem_id="datasets-desc")
+                size = gr.Dropdown(label="Rows per page", choices=PAGE_SIZES, value=PAGE_SIZES[1], elem_id="datasets-page-size")
+                page = gr.Number(label="Page", value=1, precision=0, minimum=1, elem_id="datasets-page")
+            with gr.Row():
+                prev_btn = gr.Button("◀ Previous", size="sm", elem_id="datasets-prev")
+                page_info = gr.Markdown("", elem_id="datasets-page-info")
+                next_btn = gr.Button("Next ▶", size="sm", elem_id="datasets-next")
+            episodes = gr.Dataframe(interactive=False, elem_id="datasets-episodes", label="Episodes (click a row to view it)",
+                                    max_height=420)
 
-    with gr.Tab("SQL", elem_id="datasets-tab-sql"):
-        with gr.Row():
-            with gr.Column(scale=3):
-                views_md = gr.Markdown("Read-only SQL over the views `frames` (one row per frame, one column per "
-                                       "joint, e.g. `\"action.gripper.pos\"`), `episodes`, `tasks` and plugin views.",
-                                       elem_id="datasets-views")
-                sql = gr.Code(value=DEFAULT_SQL, language="sql", lines=4, label="SQL (Ctrl+Enter or Shift+Enter runs)",
-                              elem_id="datasets-sql", interactive=True)
-                with gr.Row():
-                    run_btn = gr.Button("Run", variant="primary", elem_id="datasets-run", scale=2)
-                    csv_btn = gr.DownloadButton("⬇ CSV", value=None, visible=False, elem_id="datasets-csv", scale=1)
-                sql_status = gr.HTML("", elem_id="datasets-sql-status")
-            with gr.Column(scale=1, min_width=240):
-                gr.Markdown("**Schema**")
-                schema = gr.HTML("<small>Open a dataset to see its views and columns.</small>",
-                                 elem_id="datasets-schema")
-        result = gr.Dataframe(interactive=False, elem_id="datasets-result", label="Result", max_height=420,
-                              visible=False)
-        with gr.Row(equal_height=True):
-            chart_x = gr.Dropdown(label="Across (x)", choices=[], value=None, elem_id="datasets-chart-x", scale=2)
-            chart_y = gr.Dropdown(label="Up (y)", choices=[], value=[], multiselect=True, elem_id="datasets-chart-y",
-                                  scale=3)
-            chart_axes = gr.Dropdown(label="Axes", choices=AXES, value="auto", elem_id="datasets-chart-axes", scale=2)
-            chart_btn = gr.Button("Chart", elem_id="datasets-chart", scale=1)
-        chart_note = gr.HTML("", elem_id="datasets-chart-note")
-        chart = gr.Plot(elem_id="datasets-chart-plot", label="Chart")
-        last_result = gr.State(None)  # the fetched result (server side), for the chart
+        with gr.Tab("SQL", id="sql", elem_id="datasets-tab-sql"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    views_md = gr.Markdown("Read-only SQL over the views `frames` (one row per frame, one column per "
+                                           "joint, e.g. `\"action.gripper.pos\"`), `episodes`, `tasks` and plugin views.",
+                                           elem_id="datasets-views")
+                    sql = gr.Code(value=DEFAULT_SQL, language="sql", lines=4, label="SQL (Ctrl+Enter or Shift+Enter runs)",
+                                  elem_id="datasets-sql", interactive=True)
+                    with gr.Row():
+                        run_btn = gr.Button("Run", variant="primary", elem_id="datasets-run", scale=2)
+                        csv_btn = gr.DownloadButton("⬇ CSV", value=None, visible=False, elem_id="datasets-csv", scale=1)
+                    sql_status = gr.HTML("", elem_id="datasets-sql-status")
+                with gr.Column(scale=1, min_width=240):
+                    gr.Markdown("**Schema**")
+                    schema = gr.HTML("<small>Open a dataset to see its views and columns.</small>",
+                                     elem_id="datasets-schema")
+            result = gr.Dataframe(interactive=False, elem_id="datasets-result", label="Result", max_height=420,
+                                  visible=False)
+            with gr.Row(equal_height=True):
+                chart_x = gr.Dropdown(label="Across (x)", choices=[], value=None, elem_id="datasets-chart-x", scale=2)
+                chart_y = gr.Dropdown(label="Up (y)", choices=[], value=[], multiselect=True, elem_id="datasets-chart-y",
+                                      scale=3)
+                chart_axes = gr.Dropdown(label="Axes", choices=AXES, value="auto", elem_id="datasets-chart-axes", scale=2)
+                chart_btn = gr.Button("Chart", elem_id="datasets-chart", scale=1)
+            chart_note = gr.HTML("", elem_id="datasets-chart-note")
+            chart = gr.Plot(elem_id="datasets-chart-plot", label="Chart")
+            last_result = gr.State(None)  # the fetched result (server side), for the chart
 
-    with gr.Tab("Episode", elem_id="datasets-tab-episode"):
-        from panels.viewer import rerun_viewer
+        with gr.Tab("Episode", id="episode", elem_id="datasets-tab-episode"):
+            from panels.viewer import rerun_viewer
 
-        with gr.Row(equal_height=True):
-            ep_prev = gr.Button("◀ Previous episode", size="sm", scale=1, elem_id="datasets-episode-prev")
-            ep_num = gr.Number(label="Episode", value=0, precision=0, minimum=0, scale=1, elem_id="datasets-episode")
-            ep_btn = gr.Button("▶ Play episode", variant="primary", scale=1, elem_id="datasets-show-episode")
-            ep_next = gr.Button("Next episode ▶", size="sm", scale=1, elem_id="datasets-episode-next")
-        gr.Markdown("<small>Keys: ← / → previous / next episode, space plays or pauses (outside text fields). "
-                    "Every camera's video plays in step with the state and action curves.</small>")
-        ep_info = gr.Markdown("", elem_id="datasets-episode-info")
-        cam_note = gr.Markdown("", elem_id="datasets-camera-note")
-        viewer = rerun_viewer(elem_id="datasets-viewer", empty="Open a dataset and press ▶ Play episode.")
+            with gr.Row(equal_height=True):
+                ep_prev = gr.Button("◀ Previous episode", size="sm", scale=1, elem_id="datasets-episode-prev")
+                ep_num = gr.Number(label="Episode", value=0, precision=0, minimum=0, scale=1, elem_id="datasets-episode")
+                ep_btn = gr.Button("▶ Play episode", variant="primary", scale=1, elem_id="datasets-show-episode")
+                ep_next = gr.Button("Next episode ▶", size="sm", scale=1, elem_id="datasets-episode-next")
+            gr.Markdown("<small>Keys: ← / → previous / next episode, space plays or pauses (outside text fields). "
+                        "Every camera's video plays in step with the state and action curves.</small>")
+            ep_info = gr.Markdown("", elem_id="datasets-episode-info")
+            cam_note = gr.Markdown("", elem_id="datasets-camera-note")
+            viewer = rerun_viewer(elem_id="datasets-viewer", empty="Open a dataset and press ▶ Play episode.")
 
     # ---------------------------------------------------------------- callbacks
     @guarded
@@ -534,9 +535,9 @@ def build(ctx: AppContext) -> None:
     @guarded
     def on_select_row(src, df, evt: gr.SelectData):
         if evt is None or df is None or len(df) == 0:
-            return gr.update()
+            return gr.update(), gr.skip()
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-        return int(df.iloc[int(row)]["episode_index"])
+        return int(df.iloc[int(row)]["episode_index"]), gr.Tabs(selected="episode")
 
     pick.change(on_pick, pick, source, queue=False)
     open_outputs = [current, overview, sort, desc, page, episodes, page_info, pick, ep_num, views_md, schema]
@@ -556,7 +557,7 @@ def build(ctx: AppContext) -> None:
     ep_num.submit(on_episode, [current, ep_num], play_outputs)
     ep_prev.click(lambda src, ep: on_episode(src, ep, -1), [current, ep_num], play_outputs)
     ep_next.click(lambda src, ep: on_episode(src, ep, +1), [current, ep_num], play_outputs)
-    episodes.select(on_select_row, [current, episodes], ep_num).then(on_episode, [current, ep_num], play_outputs)
+    episodes.select(on_select_row, [current, episodes], [ep_num, tabs]).then(on_episode, [current, ep_num], play_outputs)
     keys_js = f"() => {{ ({EPISODE_KEYS_JS.strip()})(); ({SQL_KEYS_JS.strip()})(); }}"
     ctx.handlers["on_load:datasets-keys"] = lambda demo: demo.load(None, None, None, js=keys_js)
 
@@ -567,7 +568,8 @@ def build(ctx: AppContext) -> None:
 
     @guarded
     def open_link(params, size_v):
-        """`?panel=Datasets&dataset=<folder or owner/name>[&episode=N]`: open it (and play episode N)."""
+        """`?panel=Datasets&dataset=<folder or owner/name>[&episode=N]`: open it (and play episode N
+        on the Episode tab, chosen by the server so it holds however fast the play comes back)."""
         from studio.flywheel import link_int
 
         src = params.get("dataset") or ""
@@ -576,24 +578,13 @@ def build(ctx: AppContext) -> None:
         opened = list(on_open(src, size_v))
         ep = link_int(params, "episode")
         if ep is None:
-            return [src] + opened + [gr.skip()] * 3
+            return [src] + opened + [gr.skip()] * 4
         num, info, note, value = on_episode(src, ep)
         opened[open_outputs.index(ep_num)] = num
-        return [src] + opened + [info, note, value]
+        return [src] + opened + [info, note, value, gr.Tabs(selected="episode")]
 
-    link_outputs = [source] + open_outputs + [ep_info, cam_note, viewer]
-    ctx.on_link("Datasets", open_link, [size], link_outputs, js=EPISODE_TAB_JS)
-
-
-# A link naming an episode shows the Episode tab, where it plays.
-EPISODE_TAB_JS = """
-(query) => {
-  if (!/[?&]episode=/.test(query || "")) return;
-  const tab = [...document.querySelectorAll('#panel-datasets button[role="tab"]')]
-    .find((b) => b.textContent.trim() === "Episode");
-  if (tab) tab.click();
-}
-"""
+    link_outputs = [source] + open_outputs + [ep_info, cam_note, viewer, tabs]
+    ctx.on_link("Datasets", open_link, [size], link_outputs)
 
 
 PANEL = Panel(name="Datasets", build=build, order=10, description="Open, validate, browse and query datasets")

@@ -136,6 +136,9 @@ def build(ctx: AppContext) -> None:
     summary = gr.Markdown("_Choose a rollout set or dataset above._", elem_id="rollouts-summary")
     loaded = gr.State(None)  # the key whose episodes the table shows: verdicts go there and nowhere else
     shown = gr.State(None)  # the rows the table shows (key and rows), so a refresh redraws only on change
+    # the choices the page offers: the list is sent again only when it changed, since a choices
+    # update that crosses a link's update in flight empties the chosen set in the browser
+    offered = gr.State(target_choices(project))
     with gr.Row():
         with gr.Column(scale=3, min_width=420):
             table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, wrap=True, max_height=300,
@@ -181,21 +184,24 @@ def build(ctx: AppContext) -> None:
         return gr.update(choices=choices, value=current or None), activity_markdown(project)
 
     @guarded
-    def on_changes(current, loaded_key, shown_key):
-        """Something changed in the project (a new rollout set, a verdict elsewhere): new choices,
-        and the loaded set's table redrawn only when its rows changed (a running job moves the
-        token every few seconds; the table must not jump under the reader)."""
-        choices, act = on_refresh(current)
+    def on_changes(loaded_key, shown_key, offered_v):
+        """Something changed in the project (a new rollout set, a verdict elsewhere): new choices
+        when there are new sets, and the loaded set's table redrawn only when its rows changed (a
+        running job moves the token every few seconds; the table must not jump under the reader).
+        The chosen set is never set from here: a link or a choice may be on its way."""
+        choices = target_choices(project)
+        target_out = gr.skip() if choices == offered_v else gr.update(choices=choices)
+        act = activity_markdown(project)
         if not loaded_key:
-            return choices, act, gr.skip(), gr.skip(), shown_key
+            return target_out, act, gr.skip(), gr.skip(), shown_key, choices
         try:
             rows = episode_table(project, loaded_key)
         except StudioError:  # the set went away: the next action says so
-            return choices, act, gr.skip(), gr.skip(), shown_key
+            return target_out, act, gr.skip(), gr.skip(), shown_key, choices
         key = f"{loaded_key}|{rows!r}"
         if key == shown_key:
-            return choices, act, gr.skip(), gr.skip(), shown_key
-        return choices, act, rows, set_summary(project, loaded_key), key
+            return target_out, act, gr.skip(), gr.skip(), shown_key, choices
+        return target_out, act, rows, set_summary(project, loaded_key), key, choices
 
     @guarded
     def on_target(key):
@@ -298,7 +304,7 @@ def build(ctx: AppContext) -> None:
     save_verdict.click(on_verdict, [target, episode, verdict, progress, comment, loaded], review_outputs)
     save_comment.click(on_comment, [target, episode, comment, loaded], review_outputs)
     if ctx.changes is not None:  # new rollout sets appear without Refresh
-        ctx.changes.change(on_changes, [target, loaded, shown], [target, activity, table, summary, shown],
+        ctx.changes.change(on_changes, [loaded, shown, offered], [target, activity, table, summary, shown, offered],
                            show_progress="hidden")
 
     @guarded
@@ -308,15 +314,16 @@ def build(ctx: AppContext) -> None:
 
         ref = params.get("set") or params.get("dataset") or ""
         if not ref:
-            return [gr.skip()] * 7
+            return [gr.skip()] * 8
         t = review.resolve_target(project, ref)
         summary_, rows, first, key, rows_key = on_target(t.key)
         ep = link_int(params, "episode")
-        return (gr.update(choices=target_choices(project), value=t.key), summary_, rows,
+        choices = target_choices(project)
+        return (gr.update(choices=choices, value=t.key), summary_, rows,
                 first if ep is None else ep, key, rows_key,
-                comments_markdown(project, t.key, ep) if ep is not None else "")
+                comments_markdown(project, t.key, ep) if ep is not None else "", choices)
 
-    ctx.on_link("Rollouts", open_link, [], [target, summary, table, episode, loaded, shown, comments])
+    ctx.on_link("Rollouts", open_link, [], [target, summary, table, episode, loaded, shown, comments, offered])
 
 
 PANEL = Panel(name="Rollouts", build=build, order=40,

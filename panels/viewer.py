@@ -49,6 +49,9 @@ def rerun_component(files: list[str] | None, *, elem_id: str = "rerun-viewer", h
                  panel_states=kwargs.pop("panel_states", PANEL_STATES), **kwargs)
 
 
+RENDER_QUEUE = "studio-render"  # every gr.render of the app runs in this one-at-a-time queue
+
+
 def rerun_viewer(*, elem_id: str = "rerun-viewer", height: int | str = HEIGHT, value: Any = None,
                  label: str | None = None, empty: str = "Pick an episode and press ▶ Play: it plays here.",
                  **kwargs: Any):
@@ -58,7 +61,9 @@ def rerun_viewer(*, elem_id: str = "rerun-viewer", height: int | str = HEIGHT, v
     kwargs.pop("visible", None)  # nothing is shown until there is something to play
     slot = gr.State(value)
 
-    @gr.render(inputs=[slot], show_progress="hidden")  # on page load and on every new value
+    # on page load and on every new value; one render at a time: renders of one page share its
+    # session's block table, and two at once fail with "dictionary changed size" (gradio #9991)
+    @gr.render(inputs=[slot], show_progress="hidden", concurrency_id=RENDER_QUEUE, concurrency_limit=1)
     def _draw(v, request: gr.Request):
         files = viewer_files(v)
         if not files:

@@ -13,6 +13,7 @@ import gradio as gr
 
 from panels.common import guarded
 from panels.registry import AppContext, Panel
+from panels.viewer import RENDER_QUEUE
 
 CSS_CLASSES = "ws-cell"
 STYLE = """<style>
@@ -188,7 +189,7 @@ def build(ctx: AppContext) -> None:
 
     run_all.click(do_run_all, [nb_state, tick], [tick, header, status])
 
-    @gr.render(inputs=[nb_state], triggers=[tick.change])
+    @gr.render(inputs=[nb_state], triggers=[tick.change], concurrency_id=RENDER_QUEUE, concurrency_limit=1)
     def render(nb):
         if nb is None:
             return
