@@ -88,8 +88,10 @@ def _reencode_av1(path: Path) -> None:
 
     with av.open(str(path)) as c:
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    from studio.video import ordinary_priority
+
     tmp = path.with_name("av1.mp4")
-    with av.open(str(tmp), "w") as c:
+    with ordinary_priority(), av.open(str(tmp), "w") as c:
         st = c.add_stream("libsvtav1", rate=30, options={"g": "2", "crf": "30", "preset": "12"})
         st.width, st.height, st.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
         for i, img in enumerate(frames):
