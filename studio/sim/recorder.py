@@ -59,7 +59,7 @@ def record_episodes(
         root=root,
         robot_type=spec.robot_type,
         use_videos=True,
-        vcodec="h264" if cameras else "libsvtav1",
+        vcodec="h264",  # never libsvtav1: as root it leaves the thread at real-time priority (docs/testing.md)
     )
     scalar_keys = [k for k, ft in feats.items() if tuple(ft["shape"]) == (1,) and ft["dtype"] not in ("image", "video")]
     pose_chunks: list[dict] = []
