@@ -6,9 +6,7 @@ episode's `from_timestamp` is added before seeking, so callers never see file ti
 
 from __future__ import annotations
 
-import os
 import threading
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -190,19 +188,3 @@ def camera_thumbnails(dataset, episode_index: int, max_side: int = 240) -> dict[
             out[key] = exc.sentence()
     return out
 
-
-@contextmanager
-def ordinary_priority():
-    """Run a video encode and give the calling thread back its scheduling policy afterwards.
-
-    SVT-AV1 (`libsvtav1`, LeRobot's default codec) switches the thread that opens an encoder to
-    real-time SCHED_FIFO priority 99 when the process runs as root, as CI and containers do;
-    every process started from that thread afterwards (a trainer, chromium) inherits it and
-    busy threads at that priority starve the machine. Wrap any libsvtav1 encode in this."""
-    policy = os.sched_getscheduler(0)
-    param = os.sched_getparam(0)
-    try:
-        yield
-    finally:
-        if (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority) != (policy, param.sched_priority):
-            os.sched_setscheduler(0, policy, param)

@@ -51,12 +51,12 @@ def _isolated_scan_cache(tmp_path_factory):
 def _ordinary_scheduling():
     """A test must leave the process at ordinary priority. An AV1 encode as root once left it at
     real-time SCHED_FIFO 99, and every chromium and trainer started after it inherited that and
-    starved the 2-core runner (studio.video.ordinary_priority)."""
+    starved the 2-core runner (helpers.ordinary_priority)."""
     yield
     if os.sched_getscheduler(0) != os.SCHED_OTHER:
         os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
         pytest.fail("the test left the process at real-time scheduling priority; wrap the encode "
-                    "in studio.video.ordinary_priority()")
+                    "in helpers.ordinary_priority()")
 
 
 @pytest.fixture

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 import urllib.request
+from contextlib import contextmanager
 
 
 def free_port() -> int:
@@ -89,3 +91,21 @@ def launch(project, attempts: int = 3, **kwargs):
     url = f"http://127.0.0.1:{port}/"
     wait_http(url)
     return demo, url
+
+
+@contextmanager
+def ordinary_priority():
+    """Run a video encode and give the calling thread back its scheduling policy afterwards.
+
+    SVT-AV1 (`libsvtav1`, LeRobot's default codec) switches the thread that opens an encoder to
+    real-time SCHED_FIFO priority 99 when the process runs as root, as CI and containers do;
+    every process started from that thread afterwards (a trainer, chromium) inherits it and
+    busy threads at that priority starve the machine. Wrap any libsvtav1 encode in this
+    (the studio itself encodes only H.264)."""
+    policy = os.sched_getscheduler(0)
+    param = os.sched_getparam(0)
+    try:
+        yield
+    finally:
+        if (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority) != (policy, param.sched_priority):
+            os.sched_setscheduler(0, policy, param)

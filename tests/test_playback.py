@@ -88,7 +88,7 @@ def _reencode_av1(path: Path) -> None:
 
     with av.open(str(path)) as c:
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
-    from studio.video import ordinary_priority
+    from helpers import ordinary_priority
 
     tmp = path.with_name("av1.mp4")
     with ordinary_priority(), av.open(str(tmp), "w") as c:
