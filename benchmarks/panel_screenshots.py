@@ -114,6 +114,9 @@ def main() -> None:
                 page.set_default_timeout(240_000)
                 page.goto(url + href)
                 page.locator(selector).get_by_text(text).first.wait_for()
+                if slug == "train" and job:  # the job, not the form: queue, progress and loss curves in view
+                    page.locator("#train-loss .js-plotly-plot").wait_for()
+                    page.locator("#train-queue").evaluate("el => el.scrollIntoView({block: 'start'})")
                 shoot(page, out, slug)
                 page.close()
             browser.close()

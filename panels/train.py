@@ -226,6 +226,7 @@ def build(ctx: AppContext) -> None:
     eval_msg = gr.Markdown("", elem_id="train-eval-message")
     job_links = gr.Markdown("", elem_id="train-job-links")
     seen = gr.State(None)  # (job id, state, metrics size) last drawn, to skip unchanged redraws
+    overlay_offered = gr.State(job_choices(project))  # the overlay's choices as last sent
     timer = gr.Timer(2.0)
 
     def _selected(jid):
@@ -330,11 +331,21 @@ def build(ctx: AppContext) -> None:
 
     form = [dataset, policy, steps, batch, lr, device, seed, save_freq, init_from, backend, fmap, cams, episodes,
             image_size]
-    submit_btn.click(on_submit, form, [message, job_id]).then(refresh, watch, outs)
+    def on_overlay_choices(offered):
+        """New jobs join the overlay list as they are queued; what is chosen stays chosen (the
+        update never carries a value), and nothing is sent when the list is unchanged."""
+        choices = job_choices(project)
+        if [tuple(c) for c in offered or ()] == choices:
+            return gr.update(), offered
+        return gr.update(choices=choices), choices
+
+    submit_btn.click(on_submit, form, [message, job_id]).then(refresh, watch, outs).then(
+        on_overlay_choices, overlay_offered, [overlay, overlay_offered], show_progress="hidden")
     preview_btn.click(on_preview, form, preview_out)
     dataset.change(on_dataset, [dataset], [fmap, cams])
     pipeline_btn.click(on_pipeline, [dataset, curated, policy, steps, post_steps, batch, lr, device, seed,
-                                     save_freq, backend], [message, job_id]).then(refresh, watch, outs)
+                                     save_freq, backend], [message, job_id]).then(refresh, watch, outs).then(
+        on_overlay_choices, overlay_offered, [overlay, overlay_offered], show_progress="hidden")
     cancel_btn.click(_action(lambda p, i: jobs.cancel(p, i, grace_s=10), "cancelled"), [job_id], message)
     resume_btn.click(_action(jobs.resume, "resumed"), [job_id], message)
     retry_btn.click(_action(jobs.retry, "queued again"), [job_id], message)
@@ -359,6 +370,7 @@ def build(ctx: AppContext) -> None:
     job_id.change(on_job_links, job_id, job_links)
     if ctx.changes is not None:  # a job finishing or its rollouts landing redraws the links
         ctx.changes.change(on_job_links, job_id, job_links, show_progress="hidden")
+        ctx.changes.change(on_overlay_choices, overlay_offered, [overlay, overlay_offered], show_progress="hidden")
 
     @guarded
     def open_link(params):

@@ -44,6 +44,7 @@ READ_ONLY_HANDLERS: frozenset[str] = frozenset({
     "curate.on_dataset_weights", "curate.on_fit_weights",
     # Train
     "train.refresh", "train._row_id", "train.on_open", "train.on_dataset", "train.on_preview", "train.on_job_links",
+    "train.on_overlay_choices",
     # Rollouts (on_show writes only the playback cache)
     "rollouts.on_refresh", "rollouts.on_changes", "rollouts.on_target", "rollouts.on_select", "rollouts.on_show",
     # Compare

@@ -109,3 +109,20 @@ def ordinary_priority():
     finally:
         if (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority) != (policy, param.sched_priority):
             os.sched_setscheduler(0, policy, param)
+
+
+def sim_rollout_set(root, seeds, frames=(40, 60, 50)):
+    """A small rollout set as `studio eval` leaves it: a LeRobot dataset with one camera and
+    the summary.json of per-seed outcomes (every second episode a success)."""
+    import json
+
+    from studio.synthetic import write_synthetic_dataset
+
+    root = write_synthetic_dataset(root, episodes=len(seeds), frames=list(frames)[:len(seeds)],
+                                   videos=("observation.images.front",), seed=seeds[0])
+    (root / "summary.json").write_text(json.dumps({
+        "n_episodes": len(seeds), "success_rate": 0.5, "mean_progress": 0.8, "policy": root.name, "env": "pick_cube",
+        "seeds": list(seeds),
+        "episodes": [{"episode_index": i, "seed": s, "success": i % 2 == 0, "progress": 1.0 if i % 2 == 0 else 0.4,
+                      "steps": 30, "time_to_success_s": 0.5 if i % 2 == 0 else None} for i, s in enumerate(seeds)]}))
+    return root

@@ -67,6 +67,10 @@ def test_home_to_compare_by_links_only(demo_world, tmp_path, page):
         page.locator("#train-submit").click()
         page.locator("#train-message").get_by_text(re.compile(r"Queued job \d+")).wait_for(timeout=60_000)
         (job,) = jobs.list_jobs(project)
+        # the new job joins "Overlay other runs" without a reload (issue 18: lists refresh themselves)
+        page.locator("#train-overlay input").click()
+        page.get_by_role("option", name=re.compile(rf"^{job.id}: ")).wait_for(timeout=30_000)
+        page.keyboard.press("Escape")
         page.wait_for_function("() => (document.querySelector('#train-progress-bar') || {dataset: {}})"
                                ".dataset.state === 'succeeded'", timeout=600_000)
         page.locator("#train-job-links").get_by_text("no rollouts yet").wait_for()
@@ -79,6 +83,16 @@ def test_home_to_compare_by_links_only(demo_world, tmp_path, page):
         page.locator("#train-evaluate").click()
         message = page.locator("#train-eval-message")
         message.get_by_text("Rollouts written to").wait_for(timeout=600_000)
+        first = re.search(r"Rollouts written to (\S+) \(", message.inner_text()).group(1)
+        # Evaluate the same checkpoint again: a second folder of its own, no "already exists"
+        page.locator("#train-evaluate").click()
+        page.wait_for_function(
+            "first => { const t = (document.querySelector('#train-eval-message') || {}).innerText || '';"
+            " return t.includes('Rollouts written to') && !t.includes(first + ' ('); }", arg=first, timeout=600_000)
+        text = message.inner_text()
+        second = re.search(r"Rollouts written to (\S+) \(", text).group(1)
+        assert second != first and "exists" not in text and "error" not in text.lower(), text
+        assert (project.rollouts_dir / first).is_dir() and (project.rollouts_dir / second).is_dir()
         # the job now leads to its rollouts, and the evaluation to a prefilled Compare
         page.locator("#train-job-links").get_by_text(f"rollouts job{job.id}-").wait_for(timeout=30_000)
         message.get_by_role("link", name=re.compile("Compare with scripted-expert")).click()

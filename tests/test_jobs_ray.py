@@ -180,3 +180,73 @@ def test_artifacts_unpack_with_links_inside_and_refuse_paths_outside(tmp_path, m
             unpack(buf.getvalue(), tmp_path / "dest" / "inner")
         assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "dest" / "evil.txt").exists()
         assert not (tmp_path / "dest" / "inner" / "sneaky").exists()
+
+
+OWNER = """
+import subprocess, sys, tempfile, time
+from pathlib import Path
+from studio.jobs.ray_backend import _start_reaper
+wd = Path(tempfile.mkdtemp(prefix="studio-ray-job-"))
+_start_reaper(wd)
+trainer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], cwd=wd)
+print(wd, trainer.pid, flush=True)
+if sys.argv[1] == "finish":  # the normal end: the task's own `finally` stops the trainer and deletes the folder
+    import shutil
+    trainer.kill(); trainer.wait(); shutil.rmtree(wd)
+    print("done", flush=True)
+time.sleep(300)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+def _watchers(wd: str) -> list[int]:
+    out = []
+    for cmd in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmd.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if wd.encode() in args and not _gone(int(cmd.parent.name)):
+            out.append(int(cmd.parent.name))
+    return out
+
+
+@pytest.mark.parametrize("end", ["worker-killed", "finish"])
+def test_a_job_folder_never_outlives_its_worker(tmp_path, monkeypatch, end):
+    """Ray kills a cancelled task's worker when the driver disconnects, which can cut the
+    task's `finally` short (seen under load: the trainer stopped, its folder stayed). The
+    watcher each job starts on its node then stops the trainer and deletes the folder; after
+    a normal end it leaves by itself."""
+    import os
+    import signal
+    import time
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    owner = subprocess.Popen([sys.executable, "-c", OWNER, end], stdout=subprocess.PIPE, text=True,
+                             cwd=str(Path(__file__).resolve().parents[1]))
+    try:
+        wd, trainer = owner.stdout.readline().split()
+        trainer = int(trainer)
+        assert Path(wd).is_dir() and Path(wd).parent == tmp_path
+        if end == "worker-killed":
+            os.kill(owner.pid, signal.SIGKILL)
+        else:
+            assert owner.stdout.readline().strip() == "done"
+        deadline = time.time() + 30
+        while time.time() < deadline and (Path(wd).exists() or not _gone(trainer) or _watchers(wd)):
+            time.sleep(0.2)
+        assert not Path(wd).exists(), "the job folder outlived its worker"
+        assert _gone(trainer), "the trainer outlived its worker"
+        assert not _watchers(wd), "the watcher stayed behind"
+        if end == "finish":
+            assert owner.poll() is None  # the worker lives on (Ray reuses it); only the folder went
+    finally:
+        owner.kill()
+        owner.wait()

@@ -41,6 +41,16 @@ def measure(page, sel: str) -> dict:
     return page.evaluate(MEASURE, sel)
 
 
+def measure_shown(page, sel: str, timeout: float = 60.0) -> dict:
+    """`measure` once the table is drawn with rows (a table is drawn a moment after its data lands)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = measure(page, sel)
+        if (m and m["visible"] and m["rows"]) or time.monotonic() > deadline:
+            return m
+        page.wait_for_timeout(250)
+
+
 def assert_whole_headers_and_numbers(m: dict, name: str) -> None:
     assert m and m["visible"], f"{name} is not shown"
     for h in m["heads"]:
@@ -89,9 +99,9 @@ def _fake_job(project, name: str, state: str, steps: int, *, scale: float, error
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    """One served app for the module: a synthetic dataset, two finished jobs (the newest one
+    """One served app for the module: a synthetic dataset, two rollout sets, two finished jobs (the newest one
     is shown first), a workspace with a query cell and an empty-result cell."""
-    from helpers import free_port, wait_http
+    from helpers import free_port, sim_rollout_set, wait_http
 
     from panels.app import build_app, serve_options
     from studio.project import open_project
@@ -99,6 +109,8 @@ def app(tmp_path_factory):
 
     project = open_project(tmp_path_factory.mktemp("i18c") / "home")
     write_synthetic_dataset(project.datasets_dir / "synth", episodes=8, frames=30, seed=5)
+    sim_rollout_set(project.rollouts_dir / "ckpt-a", [17, 18, 19])
+    sim_rollout_set(project.rollouts_dir / "ckpt-b", [17, 18, 19], frames=(55, 35, 45))
     failed = _fake_job(project, "act on synth-curated", "failed", 40, scale=2.0,
                        error="lerobot-train exited with status 1: RuntimeError: CUDA out of memory while allocating "
                              "a tensor of shape [8, 3, 480, 640]; see train.log for the whole traceback and try a "
@@ -245,4 +257,47 @@ def test_workspace_outputs_come_back_when_reopened(app, page):
     assert [[c["text"] for c in r["cells"]] for r in m["rows"]] == [["0", "30"], ["1", "30"], ["2", "30"]]
     assert_whole_headers_and_numbers(m, "workspace table")
     assert page.locator("#ws-cell-2-out-0").get_by_text("no rows").is_visible()
+    assert not page.console_errors.errors(), page.console_errors
+
+
+def test_datasets_tables_keep_headers_and_numbers_whole(app, page):
+    """Issue 18 item 7 beyond Curate and Train: the Datasets episodes table and SQL result (long
+    column names, fractions), the Rollouts episodes table and Compare's metrics and per-seed
+    tables (the tests below) show every header whole and every number on one line."""
+    from urllib.parse import quote
+
+    page.goto(app["url"] + "?panel=Datasets&dataset=" + quote(str(app["project"].datasets_dir / "synth")))
+    page.locator("#datasets-page-info").get_by_text("8 episodes").wait_for(timeout=120_000)
+    assert_whole_headers_and_numbers(measure_shown(page, "#datasets-episodes"), "Datasets episodes")
+
+    page.get_by_role("tab", name="SQL").click()
+    page.locator("#datasets-sql .cm-content").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text('SELECT episode_index AS "episode of this synthetic recording", '
+                              'length * 1234.56789 AS "frames times a long constant", 1 / 3 AS third, '
+                              'length AS "number of frames in the episode" FROM episodes ORDER BY 1')
+    page.keyboard.press("Control+Enter")
+    page.locator("#datasets-sql-status").get_by_text("8 rows").wait_for()
+    m = measure_shown(page, "#datasets-result")
+    assert_whole_headers_and_numbers(m, "SQL result")
+    assert [h["text"] for h in m["heads"]][:2] == ["episode of this synthetic recording", "frames times a long constant"]
+    assert not page.console_errors.errors(), page.console_errors
+
+
+def test_rollouts_table_keeps_headers_and_numbers_whole(app, page):
+    page.goto(app["url"] + "?panel=Rollouts&set=ckpt-a")
+    page.locator("#rollouts-episodes tbody tr").first.wait_for(timeout=120_000)
+    page.locator("#rollouts-episodes").get_by_text("success").first.wait_for()
+    assert_whole_headers_and_numbers(measure_shown(page, "#rollouts-episodes"), "Rollouts episodes")
+    assert not page.console_errors.errors(), page.console_errors
+
+
+def test_compare_tables_keep_headers_and_numbers_whole(app, page):
+    page.goto(app["url"] + "?panel=Compare&a=ckpt-a&b=ckpt-b")
+    page.locator("#compare-verdict").get_by_text("ckpt-b").first.wait_for(timeout=120_000)
+    page.locator("#compare-table tbody tr").first.wait_for()
+    assert_whole_headers_and_numbers(measure_shown(page, "#compare-table"), "Compare metrics")
+    page.locator("#compare-grid tbody tr").first.wait_for()
+    assert_whole_headers_and_numbers(measure_shown(page, "#compare-grid"), "Compare seeds")
     assert not page.console_errors.errors(), page.console_errors

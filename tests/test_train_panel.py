@@ -101,3 +101,20 @@ def test_train_panel_pipeline_and_evaluate_messages(project, train_panel, tmp_pa
     with pytest.raises(gr.Error, match="9999") as err:
         evaluate(9999, 1, 1, req)
     assert "\n" not in str(err.value) and "Traceback" not in str(err.value)
+
+
+def test_overlay_list_offers_new_jobs_and_keeps_the_choice(project, train_panel, tmp_path):
+    """A job queued from this page, another tab or the CLI joins "Overlay other runs" without a
+    reload; the update never carries a value (what the user picked stays picked) and nothing is
+    sent while the list is unchanged."""
+    from studio.synthetic import write_synthetic_dataset
+
+    fn = next(f.fn for f in train_panel.fns.values() if getattr(f.fn, "__name__", "") == "on_overlay_choices")
+    update, offered = fn([])
+    assert update == gr.update() and offered == []  # no jobs yet: nothing to send
+    ds = write_synthetic_dataset(tmp_path / "reach", episodes=2, frames=30, environment_state=True)
+    job = jobs.submit(project, jobs.validate(project, dataset=str(ds), policy="act", steps=10, batch_size=2))
+    update, offered = fn(offered)
+    assert update["choices"] == [(f"{job.id}: {job.name}", job.id)] and "value" not in update
+    assert offered == update["choices"]
+    assert fn(offered) == (gr.update(), offered)  # unchanged list: no update

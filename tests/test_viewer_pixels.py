@@ -5,26 +5,20 @@ with grey grid lines; a drawn one has thousands of coloured pixels: curves, vide
 from __future__ import annotations
 
 import itertools
-import json
 import time
 
 import pytest
-from helpers import changed_pixels, coloured_pixels, free_port, wait_http
+from helpers import (
+    changed_pixels,
+    coloured_pixels,
+    free_port,
+    sim_rollout_set,
+    wait_http,
+)
 
 from studio.synthetic import write_synthetic_dataset
 
 DRAWN = 2500  # coloured pixels: a drawn view has > 5,000 (thin curves on light grey); an empty one < 500
-
-
-def _sim_set(root, seeds, frames=(40, 60, 50)):
-    root = write_synthetic_dataset(root, episodes=len(seeds), frames=list(frames)[:len(seeds)],
-                                   videos=("observation.images.front",), seed=seeds[0])
-    (root / "summary.json").write_text(json.dumps({
-        "n_episodes": len(seeds), "success_rate": 0.5, "mean_progress": 0.8, "policy": root.name, "env": "pick_cube",
-        "seeds": list(seeds),
-        "episodes": [{"episode_index": i, "seed": s, "success": i % 2 == 0, "progress": 1.0 if i % 2 == 0 else 0.4,
-                      "steps": 30, "time_to_success_s": 0.5 if i % 2 == 0 else None} for i, s in enumerate(seeds)]}))
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -34,8 +28,8 @@ def served(tmp_path_factory):
     from studio.project import open_project
 
     project = open_project(tmp_path_factory.mktemp("viewer") / "home")
-    _sim_set(project.rollouts_dir / "ckpt-a", [17, 18, 19])
-    _sim_set(project.rollouts_dir / "ckpt-b", [17, 18, 19], frames=(55, 35, 45))
+    sim_rollout_set(project.rollouts_dir / "ckpt-a", [17, 18, 19])
+    sim_rollout_set(project.rollouts_dir / "ckpt-b", [17, 18, 19], frames=(55, 35, 45))
     write_synthetic_dataset(project.datasets_dir / "demos", episodes=4, frames=[50, 70, 40, 60],
                             videos=("observation.images.front", "observation.images.wrist"), seed=5)
     # 40 s long: time to see space pause and resume its playback

@@ -97,6 +97,49 @@ def _set_pdeathsig() -> None:
         pass
 
 
+# A watcher left on the worker's node for each job: it deletes the job's folder (stopping any
+# trainer still in it) once the worker process that owns it is gone. Ray kills a cancelled
+# task's worker when the driver disconnects, which can cut the task's own `finally` short;
+# the watcher is detached (new session, double fork) so it outlives that worker, and it
+# exits on its own as soon as the folder is gone (the normal end: the `finally` removed it).
+_REAPER = """
+import os, shutil, signal, sys, time
+if os.fork():
+    os._exit(0)
+owner, wd = int(sys.argv[1]), sys.argv[2]
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+while os.path.isdir(wd) and alive(owner):
+    time.sleep(0.5)
+if os.path.isdir(wd):
+    from studio.jobs.ray_backend import remove_workdir
+    remove_workdir(wd, 5.0)
+"""
+
+
+def _start_reaper(wd: Path) -> None:
+    import subprocess
+
+    import studio
+
+    env = dict(os.environ)
+    root = str(Path(studio.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    first = subprocess.Popen([sys.executable, "-c", _REAPER, str(os.getpid()), str(wd)], start_new_session=True,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    first.wait(timeout=30)  # the watcher itself is its child, now orphaned (no longer the worker's)
+
+
 def remote_train(launch: dict[str, Any], dataset_tar: bytes, init_tar: bytes | None,
                  resume_tar: bytes | None, resume_step: int) -> Iterator[dict[str, Any]]:
     """Runs on a Ray worker: unpack inputs, run the trainer, stream progress and checkpoints."""
@@ -107,6 +150,7 @@ def remote_train(launch: dict[str, Any], dataset_tar: bytes, init_tar: bytes | N
     wd = Path(tempfile.mkdtemp(prefix="studio-ray-job-"))
     proc = None
     try:
+        _start_reaper(wd)
         unpack(dataset_tar, wd / "dataset")
         out = wd / "output"
         args = list(launch["args"])
