@@ -132,9 +132,13 @@ def eval_message(project, out) -> str:
 
     name = Path(out).name
     msg = f"Rollouts written to [{name}]({flywheel.link('Rollouts', set=name)}) (`{out}`)."
-    others = [r for r in flywheel.rollout_entries(project) if r.name != name]
-    if others:
-        msg += f" [Compare with {others[0].name}]({flywheel.link('Compare', a=others[0].name, b=name)})."
+    entries = flywheel.rollout_entries(project)
+    mine = next((r for r in entries if r.name == name), None)
+    others = [r for r in entries if r.name != name]
+    # a baseline is another policy's set: an earlier evaluation of this same checkpoint is not one
+    baselines = [r for r in others if mine is None or r.checkpoint != mine.checkpoint] or others
+    if baselines:
+        msg += f" [Compare with {baselines[0].name}]({flywheel.link('Compare', a=baselines[0].name, b=name)})."
     return msg
 
 

@@ -17,6 +17,7 @@ ARMS = ("all", "success", "random", "shortest", "quality", "recipe")
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # ~10 min on an idle machine: over the suite's 600 s default
 def test_quick_flywheel_runs_every_arm_and_reports_real_numbers(tmp_path):
     out = tmp_path / "fw"
     env = {**os.environ, "MUJOCO_GL": "osmesa", "PYOPENGL_PLATFORM": "osmesa", "HF_HUB_OFFLINE": "1"}

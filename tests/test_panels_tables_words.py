@@ -109,6 +109,8 @@ def app(tmp_path_factory):
 
     project = open_project(tmp_path_factory.mktemp("i18c") / "home")
     write_synthetic_dataset(project.datasets_dir / "synth", episodes=8, frames=30, seed=5)
+    write_synthetic_dataset(project.datasets_dir / "old21", episodes=2, frames=30, version="v2.1", seed=6,
+                            stats_json=False)  # as lerobot 2.1 writes it: statistics per episode only
     sim_rollout_set(project.rollouts_dir / "ckpt-a", [17, 18, 19])
     sim_rollout_set(project.rollouts_dir / "ckpt-b", [17, 18, 19], frames=(55, 35, 45))
     failed = _fake_job(project, "act on synth-curated", "failed", 40, scale=2.0,
@@ -300,4 +302,20 @@ def test_compare_tables_keep_headers_and_numbers_whole(app, page):
     assert_whole_headers_and_numbers(measure_shown(page, "#compare-table"), "Compare metrics")
     page.locator("#compare-grid tbody tr").first.wait_for()
     assert_whole_headers_and_numbers(measure_shown(page, "#compare-grid"), "Compare seeds")
+    assert not page.console_errors.errors(), page.console_errors
+
+
+def test_v21_dataset_shows_no_stats_problem(app, page):
+    """Issue 18 item 8 in the page: a v2.1 dataset ships its statistics per episode
+    (meta/episodes_stats.jsonl), so the overview names no missing meta/stats.json."""
+    from urllib.parse import quote
+
+    root = app["project"].datasets_dir / "old21"
+    assert not (root / "meta" / "stats.json").exists() and (root / "meta" / "episodes_stats.jsonl").exists()
+    page.goto(app["url"] + "?panel=Datasets&dataset=" + quote(str(root)))
+    overview = page.locator("#datasets-overview")
+    overview.get_by_text("v2.1").first.wait_for(timeout=120_000)
+    page.locator("#datasets-page-info").get_by_text("2 episodes").wait_for()
+    text = overview.inner_text()
+    assert "stats.json" not in text and "recomputed" not in text, text
     assert not page.console_errors.errors(), page.console_errors

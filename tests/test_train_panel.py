@@ -118,3 +118,26 @@ def test_overlay_list_offers_new_jobs_and_keeps_the_choice(project, train_panel,
     assert update["choices"] == [(f"{job.id}: {job.name}", job.id)] and "value" not in update
     assert offered == update["choices"]
     assert fn(offered) == (gr.update(), offered)  # unchanged list: no update
+
+
+def test_evaluate_message_offers_a_baseline_not_the_same_checkpoint_again(project):
+    """Evaluating a checkpoint twice: the second message links a Compare with another policy's
+    set (the baseline), not with the first evaluation of the same checkpoint."""
+    import json
+    import os
+
+    from helpers import sim_rollout_set
+
+    from panels.train import eval_message
+
+    sim_rollout_set(project.rollouts_dir / "scripted-expert", [0, 1], frames=(30, 30))
+    ck = str(project.home / "jobs" / "1" / "run-1" / "output" / "checkpoints" / "000002" / "pretrained_model")
+    names = ("job1-step2-pick_cube-s0-n2", "job1-step2-pick_cube-s0-n2-2")
+    for i, name in enumerate(names):
+        root = sim_rollout_set(project.rollouts_dir / name, [0, 1], frames=(30, 30))
+        summary = json.loads((root / "summary.json").read_text())
+        (root / "summary.json").write_text(json.dumps({**summary, "policy": ck}))
+        os.utime(root, (time.time() + 10 * (i + 1),) * 2)  # both newer than the baseline
+    msg = eval_message(project, project.rollouts_dir / names[1])
+    assert f"Rollouts written to [{names[1]}]" in msg
+    assert "[Compare with scripted-expert]" in msg, msg
