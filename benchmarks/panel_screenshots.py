@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def build_project(home: Path, episodes: int, train: bool):
@@ -114,9 +115,16 @@ def main() -> None:
                 page.set_default_timeout(240_000)
                 page.goto(url + href)
                 page.locator(selector).get_by_text(text).first.wait_for()
+                if slug == "datasets-episode":  # the episode playing, not the overview above it
+                    from viewer import wait_drawn
+
+                    wait_drawn(page, "#datasets-viewer", None)
+                    page.locator("#datasets-episode-info").evaluate("el => el.scrollIntoView({block: 'start'})")
                 if slug == "train" and job:  # the job, not the form: queue, progress and loss curves in view
                     page.locator("#train-loss .js-plotly-plot").wait_for()
                     page.locator("#train-queue").evaluate("el => el.scrollIntoView({block: 'start'})")
+                    page.wait_for_function("() => !document.querySelector('#train-progress .pending, "
+                                           "#train-progress.pending, #train-loss .pending')")
                 shoot(page, out, slug)
                 page.close()
             browser.close()

@@ -9,7 +9,7 @@ from typing import Any
 
 import gradio as gr
 
-from panels.common import guarded
+from panels.common import column_widths, guarded
 from panels.registry import AppContext, Panel
 from studio import compare as cmp
 
@@ -163,6 +163,9 @@ def build(ctx: AppContext) -> None:
         st = {"paths": [str(s.root) for s in comp.sets], "names": names, "challenger": 1}
         more = len(comp.sets) > 2
         g, seeds = _grid_outputs(comp, 1)
+        # intervals ("3.07 s [2.41–3.89]") and plugin names on one line; only the verdict wraps
+        widths = column_widths(tab, wrap=("verdict",), fill={"verdict": 1.0}, min_px={"verdict": 280})
+        tab = gr.update(value=tab, column_widths=widths)
         return (verdict_markdown(comp), tab, figure(comp), failures_markdown(ctx, comp.skipped),
                 gr.update(choices=names[1:], value=names[1], visible=more), g, seeds, st)
 

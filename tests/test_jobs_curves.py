@@ -89,6 +89,16 @@ def test_loss_figure_overlays_runs_with_raw_smoothed_lr_and_grad_norm():
     assert len(by["job 2"].x) == 12
 
 
+def test_a_constant_small_learning_rate_fills_its_axis():
+    """lerobot's CPU presets hold lr at 1e-5: plotly's default axis for a constant series is
+    ±1 around it, where 1e-5 draws as a flat line on 0. The axis spans [0, max lr] instead."""
+    recs = [{"kind": "step", "step": s, "loss": 1.0 / s, "lr": 1e-5, "grad_norm": 1.0} for s in range(1, 21)]
+    fig = loss_figure([("job 1", recs)])
+    lo, hi = fig.layout.yaxis2.range
+    assert lo == 0 and 1e-5 < hi < 2e-5
+    assert fig.layout.yaxis2.tickformat == ".1e"
+
+
 def test_job_runs_reads_each_jobs_metrics_and_skips_unknown_ids(project, tmp_path):
     from studio import jobs
     from studio.synthetic import write_synthetic_dataset

@@ -34,7 +34,8 @@ MEASURE = """(sel) => {
       return {text: sp.innerText.trim(), width: td.getBoundingClientRect().width, lines: lines(sp)}; })}));
   return {visible: true, heads, rows, overflow: table.scrollWidth > root.getBoundingClientRect().width + 1};
 }"""
-NUMBER = re.compile(r"^-?[\d.,]+(e[-+]?\d+)?( / \d+)?$|^\d+/\d+$")
+NUMBER = re.compile(r"^-?[\d.,]+(e[-+]?\d+)?( / \d+)?$|^\d+/\d+$"
+                    r"|^-?[\d.,]+ ?(%|s)? \[-?[\d.,]+–-?[\d.,]+\]$")  # values with their interval: "3.07 s [2.41–3.89]"
 
 
 def measure(page, sel: str) -> dict:
@@ -57,7 +58,8 @@ def assert_whole_headers_and_numbers(m: dict, name: str) -> None:
         assert not h["cut"] and h["lines"] <= 1, f"{name}: header {h['text']!r} is cut or wrapped ({h})"
     for row in m["rows"]:
         for c in row["cells"]:
-            if NUMBER.match(c["text"]) or c["text"] in ("succeeded", "failed", "running", "queued"):
+            if NUMBER.match(c["text"]) or c["text"] in ("succeeded", "failed", "running", "queued") \
+                    or re.fullmatch(r"[a-z_]+", c["text"]):  # states, plugin and column names
                 assert c["lines"] == 1, f"{name}: {c['text']!r} wraps over {c['lines']} lines"
 
 

@@ -116,10 +116,14 @@ def loss_figure(runs: Sequence[tuple[str, Iterable[dict[str, Any]]]], *, smoothi
                                      mode="markers", name=f"{label} checkpoint", legendgroup=label, showlegend=False,
                                      marker={"size": 9, "symbol": "diamond", "color": color}), row=1, col=1)
         fig.add_trace(go.Scatter(x=c.step, y=c.lr, mode="lines", name=f"{label} lr", legendgroup=label,
-                                 line={"color": color, "width": 1.5}, showlegend=False), row=2, col=1)
+                                 line={"color": color, "width": 1.5}, showlegend=False,
+                                 hovertemplate="step %{x}<br>lr %{y:.2e}<extra>" + label + "</extra>"), row=2, col=1)
         fig.add_trace(go.Scatter(x=c.step, y=c.grad_norm, mode="lines", name=f"{label} grad norm",
                                  legendgroup=label, line={"color": color, "width": 1.5}, showlegend=False),
                       row=3, col=1)
+    lrs = [v for tr in fig.data if tr.name and tr.name.endswith(" lr") for v in (tr.y or ()) if v is not None]
+    if lrs and max(lrs) > 0:  # a constant 1e-5 would sit flat on 0 of plotly's default ±1 axis
+        fig.update_yaxes(range=[0, max(lrs) * 1.15], tickformat=".1e", row=2, col=1)
     fig.update_xaxes(title_text="step", row=3, col=1)
     fig.update_layout(title=title or "Training", height=height, margin={"l": 50, "r": 10, "t": 60, "b": 40},
                       legend={"orientation": "h", "y": -0.12}, hovermode="x unified")
