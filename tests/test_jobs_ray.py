@@ -192,6 +192,7 @@ trainer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"
 print(wd, trainer.pid, flush=True)
 if sys.argv[1] == "finish":  # the normal end: the task's own `finally` stops the trainer and deletes the folder
     import shutil
+    sys.stdin.readline()  # once the test has seen the folder
     trainer.kill(); trainer.wait(); shutil.rmtree(wd)
     print("done", flush=True)
 time.sleep(300)
@@ -229,8 +230,8 @@ def test_a_job_folder_never_outlives_its_worker(tmp_path, monkeypatch, end):
     import time
 
     monkeypatch.setenv("TMPDIR", str(tmp_path))
-    owner = subprocess.Popen([sys.executable, "-c", OWNER, end], stdout=subprocess.PIPE, text=True,
-                             cwd=str(Path(__file__).resolve().parents[1]))
+    owner = subprocess.Popen([sys.executable, "-c", OWNER, end], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True, cwd=str(Path(__file__).resolve().parents[1]))
     try:
         wd, trainer = owner.stdout.readline().split()
         trainer = int(trainer)
@@ -238,6 +239,8 @@ def test_a_job_folder_never_outlives_its_worker(tmp_path, monkeypatch, end):
         if end == "worker-killed":
             os.kill(owner.pid, signal.SIGKILL)
         else:
+            owner.stdin.write("go\n")
+            owner.stdin.flush()
             assert owner.stdout.readline().strip() == "done"
         deadline = time.time() + 30
         while time.time() < deadline and (Path(wd).exists() or not _gone(trainer) or _watchers(wd)):

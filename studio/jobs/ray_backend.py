@@ -103,7 +103,7 @@ def _set_pdeathsig() -> None:
 # the watcher is detached (new session, double fork) so it outlives that worker, and it
 # exits on its own as soon as the folder is gone (the normal end: the `finally` removed it).
 _REAPER = """
-import os, shutil, signal, sys, time
+import os, sys, time
 if os.fork():
     os._exit(0)
 owner, wd = int(sys.argv[1]), sys.argv[2]
