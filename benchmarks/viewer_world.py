@@ -6,7 +6,6 @@ demonstration dataset with two cameras, and a 28-joint bimanual robot (many-join
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 BIMANUAL = ([f"left_{j}" for j in ("shoulder_pan", "shoulder_lift", "elbow", "wrist_flex", "wrist_roll", "wrist_yaw",
@@ -19,23 +18,14 @@ BIMANUAL = ([f"left_{j}" for j in ("shoulder_pan", "shoulder_lift", "elbow", "wr
                                            "ring_0")])
 
 
-def sim_set(root: Path, seeds, frames=(40, 60, 50), cameras=("observation.images.front",)) -> Path:
-    """A rollout set: a LeRobot dataset + summary.json (outcome, progress, seed per episode)."""
-    from studio.synthetic import write_synthetic_dataset
-
-    root = write_synthetic_dataset(root, episodes=len(seeds), frames=list(frames)[:len(seeds)], videos=cameras,
-                                   seed=int(seeds[0]))
-    (root / "summary.json").write_text(json.dumps({
-        "n_episodes": len(seeds), "success_rate": 0.5, "mean_progress": 0.8, "policy": root.name, "env": "pick_cube",
-        "seeds": list(seeds),
-        "episodes": [{"episode_index": i, "seed": s, "success": i % 2 == 0, "progress": 1.0 if i % 2 == 0 else 0.4,
-                      "steps": 30, "time_to_success_s": 0.5 if i % 2 == 0 else None} for i, s in enumerate(seeds)]}))
-    return root
-
-
 def build_world(home: Path, *, frames: int = 120, long_frames: int = 0):
     """The project: rollouts ckpt-a/ckpt-b, datasets demos (2 cameras) and bimanual (28 joints,
     one camera missing its video); `long_frames` adds datasets/long (one episode of that many)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from helpers import sim_rollout_set as sim_set
+
     from studio.project import open_project
     from studio.synthetic import write_synthetic_dataset
 

@@ -111,15 +111,15 @@ def ordinary_priority():
             os.sched_setscheduler(0, policy, param)
 
 
-def sim_rollout_set(root, seeds, frames=(40, 60, 50)):
-    """A small rollout set as `studio eval` leaves it: a LeRobot dataset with one camera and
+def sim_rollout_set(root, seeds, frames=(40, 60, 50), cameras=("observation.images.front",)):
+    """A small rollout set as `studio eval` leaves it: a LeRobot dataset with its cameras and
     the summary.json of per-seed outcomes (every second episode a success)."""
     import json
 
     from studio.synthetic import write_synthetic_dataset
 
     root = write_synthetic_dataset(root, episodes=len(seeds), frames=list(frames)[:len(seeds)],
-                                   videos=("observation.images.front",), seed=seeds[0])
+                                   videos=cameras, seed=int(seeds[0]))
     (root / "summary.json").write_text(json.dumps({
         "n_episodes": len(seeds), "success_rate": 0.5, "mean_progress": 0.8, "policy": root.name, "env": "pick_cube",
         "seeds": list(seeds),

@@ -107,19 +107,8 @@ import os, sys, time
 if os.fork():
     os._exit(0)
 owner, wd = int(sys.argv[1]), sys.argv[2]
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-while os.path.isdir(wd) and alive(owner):
+from studio.jobs.executor import process_alive
+while os.path.isdir(wd) and process_alive(owner, None):
     time.sleep(0.5)
 if os.path.isdir(wd):
     from studio.jobs.ray_backend import remove_workdir
