@@ -1,5 +1,6 @@
 """benchmarks/flywheel.py --quick: every arm trains through the studio's queue, is rolled out,
-and the table is computed from the results file (`make test-slow`; ~10 min on an idle machine)."""
+and the table is computed from the results file (`make test-slow`; ~10 min on an idle machine).
+The published run's table is recomputed from its committed results (default suite, seconds)."""
 
 from __future__ import annotations
 
@@ -60,3 +61,28 @@ def test_quick_flywheel_runs_every_arm_and_reports_real_numbers(tmp_path):
     again = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "flywheel.py"), "--out", str(out), "--report"],
                            capture_output=True, text=True, env=env, timeout=600, check=False)
     assert again.returncode == 0 and (out / "flywheel.md").read_text() == table
+
+
+PUBLISHED = ROOT / "docs" / "results" / "flywheel-2026-11-30"
+
+
+def test_published_flywheel_table_is_what_the_committed_results_give(tmp_path):
+    """docs/benchmarks.md quotes the flywheel table: it must be what `--report` computes from the
+    committed raw results (every rollout's outcome), not a hand-edited or stale copy."""
+    import shutil
+
+    for name in ("results.jsonl", "config.json"):
+        shutil.copy(PUBLISHED / name, tmp_path / name)
+    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "flywheel.py"), "--out", str(tmp_path), "--report"],
+                       capture_output=True, text=True, timeout=300, check=False)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    table = (tmp_path / "flywheel.md").read_text()
+    assert table == (PUBLISHED / "flywheel.md").read_text()
+    rows = [json.loads(line) for line in (PUBLISHED / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 30 and sorted({row["arm"] for row in rows}) == sorted(ARMS)
+    assert all(len(row["episodes"]) == 100 and row["successes"] == sum(e["success"] for e in row["episodes"])
+               for row in rows)
+    benchmarks_md = (ROOT / "docs" / "benchmarks.md").read_text()
+    for line in table.splitlines():
+        if line.startswith("|"):  # every row of both tables: arms and paired differences
+            assert line in benchmarks_md, f"docs/benchmarks.md lacks the published row: {line}"
