@@ -7,13 +7,13 @@ No PANEL here: this is a helper module. Usage inside a panel's build():
     btn.click(lambda: show_episodes(ctx.project, [(root_a, 17, "all-data"), (root_b, 17, "curated")])[0],
               None, view)
 
-Every play gets a FRESH viewer. gradio-rerun keeps one web viewer per component and
-appends each new value's recordings to the same channel; the viewer keeps the blueprint
-that was active for the application, so from the second play on every view still shows
-the first recording's entities and draws nothing (and old recordings pile up in the
-page). `rerun_viewer` therefore returns a `gr.State` slot, and a `gr.render` creates a new
-viewer component for each value it receives (the old one is destroyed, its memory freed):
-the page shows exactly the recording asked for, with its own blueprint, from frame 0.
+One viewer per slot, kept for the page's life. gradio-rerun's own front end never closes a
+recording it opened and keeps the blueprint that was active, so from the second play on every
+view showed the first recording's entities and drew nothing. The studio's component
+(`panels.rerun_frontend.StudioRerun`, gradio-rerun with three checked edits to its front
+end) closes the previous play's recordings before opening the next and starts the web
+viewer on the first play only: the page shows exactly the recording asked for, with its own
+blueprint, from frame 0, and later plays skip the viewer's start (most of a play's cost).
 
 Recordings come from `studio.playback` (cached under the project, which the app serves).
 """
@@ -39,38 +39,50 @@ EMPTY_STYLE = ("min-height:96px;display:flex;align-items:center;justify-content:
 
 def rerun_component(files: list[str] | None, *, elem_id: str = "rerun-viewer", height: int | str = HEIGHT,
                     label: str | None = None, request: Any = None, **kwargs: Any):
-    """One gradio-rerun viewer showing `files` (create it inside a Blocks or render context;
-    inside an event, e.g. a `gr.render`, the files are opened by their URL: see served_urls)."""
-    from gradio_rerun import Rerun
+    """One viewer showing `files` (create it inside a Blocks or render context; inside an
+    event, e.g. a `gr.render`, the files are opened by their URL: see served_urls)."""
+    from panels.rerun_frontend import StudioRerun
 
     if files:
         files = served_urls(viewer_files(files), request if request is not None else _current_request())
-    return Rerun(value=files, height=height, elem_id=elem_id, label=label, show_label=label is not None,
-                 panel_states=kwargs.pop("panel_states", PANEL_STATES), **kwargs)
+    return StudioRerun(value=files, height=height, elem_id=elem_id, label=label, show_label=label is not None,
+                       panel_states=kwargs.pop("panel_states", PANEL_STATES), **kwargs)
 
 
 RENDER_QUEUE = "studio-render"  # every gr.render of the app runs in this one-at-a-time queue
 
 
-def rerun_viewer(*, elem_id: str = "rerun-viewer", height: int | str = HEIGHT, value: Any = None,
+def rerun_viewer(*, elem_id: str = "rerun-viewer", height: int | str = HEIGHT,
                  label: str | None = None, empty: str = "Pick an episode and press ▶ Play: it plays here.",
-                 **kwargs: Any):
-    """A viewer slot (a `gr.State`): every value sent to it is drawn by a new viewer.
+                 keep: bool = True, **kwargs: Any):
+    """A viewer slot (a `gr.State`): every value sent to it is drawn by the slot's one viewer,
+    the previous value's recordings closed first (`keep=False`: by a new viewer per value).
 
     Send it `viewer_value(recording)` (or None to clear). Inside a Blocks context."""
     kwargs.pop("visible", None)  # nothing is shown until there is something to play
-    slot = gr.State(value)
+    slot = gr.State(None)
+    if not keep:
+        # on page load and on every new value; one render at a time: renders of one page share its
+        # session's block table, and two at once fail with "dictionary changed size" (gradio #9991)
+        @gr.render(inputs=[slot], show_progress="hidden", concurrency_id=RENDER_QUEUE, concurrency_limit=1)
+        def _draw(v, request: gr.Request):
+            files = viewer_files(v)
+            if not files:
+                gr.HTML(f"<div style='{EMPTY_STYLE}'>{empty}</div>", elem_id=f"{elem_id}-empty")
+                return
+            rerun_component(files, elem_id=elem_id, height=height, label=label, request=request, **kwargs)
 
-    # on page load and on every new value; one render at a time: renders of one page share its
-    # session's block table, and two at once fail with "dictionary changed size" (gradio #9991)
-    @gr.render(inputs=[slot], show_progress="hidden", concurrency_id=RENDER_QUEUE, concurrency_limit=1)
-    def _draw(v, request: gr.Request):
+        return slot
+    placeholder = gr.HTML(f"<div style='{EMPTY_STYLE}'>{empty}</div>", elem_id=f"{elem_id}-empty")
+    view = rerun_component(None, elem_id=elem_id, height=height, label=label, visible=False, **kwargs)
+
+    def show_play(v, request: gr.Request):
         files = viewer_files(v)
         if not files:
-            gr.HTML(f"<div style='{EMPTY_STYLE}'>{empty}</div>", elem_id=f"{elem_id}-empty")
-            return
-        rerun_component(files, elem_id=elem_id, height=height, label=label, request=request, **kwargs)
+            return gr.update(value=None, visible=False), gr.update(visible=True)
+        return gr.update(value=served_urls(files, request), visible=True), gr.update(visible=False)
 
+    slot.change(show_play, [slot], [view, placeholder], show_progress="hidden", queue=False)
     return slot
 
 
@@ -112,7 +124,7 @@ def viewer_files(value: Any) -> list[str]:
 
 def viewer_value(recording: Any) -> dict[str, Any]:
     """What a viewer slot takes for a `studio.playback.Recording` (or an .rrd path): its file
-    and a play number, so that playing the same recording again also starts a fresh viewer."""
+    and a play number, so that playing the same recording again replays it from frame 0."""
     path = getattr(recording, "path", recording)
     return {"files": [str(Path(path))], "play": f"{time.time_ns()}-{next(_plays)}"}
 

@@ -284,7 +284,7 @@ def _render_output(out, elem_id: str, markdown_cell: bool) -> Any:
                             column_widths=column_widths(shown, wrap=long_text), wrap=True)
     if out.kind == "plotly":
         return gr.Plot(value=out.data, label=out.title or None, elem_id=elem_id)
-    if out.kind == "viewer":  # a fresh viewer on every render, no top bar, from frame 0
+    if out.kind == "viewer":  # a viewer per render of the cell (the notebook re-renders), from frame 0
         from panels.viewer import rerun_component
 
         return rerun_component([str(out.data)], height=640, elem_id=elem_id)

@@ -30,6 +30,8 @@ log = logging.getLogger("studio.permissions")
 READ_ONLY_HANDLERS: frozenset[str] = frozenset({
     # app shell
     "app.show", "app.from_url", "renderable.apply", "<js>",
+    # every embedded viewer: a play's recordings, opened by URL (panels/viewer.py)
+    "viewer.show_play",
     # links and deep links (each panel's link opener only reads), the change-token poll
     "app.follow_link", "app.open_link", "app.poll",
     # Home

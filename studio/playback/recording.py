@@ -38,7 +38,8 @@ from studio.errors import DatasetError, StudioError
 log = logging.getLogger("studio.playback")
 
 # Bump when what a recording contains changes (invalidates cached recordings).
-FORMAT = 2
+# 3: one application id per recording (a kept-alive viewer applies each recording's blueprint)
+FORMAT = 3
 INDEX_COLUMNS = {"timestamp", "frame_index", "episode_index", "index", "task_index"}
 NUMERIC = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
            "uint64", "bool"}
@@ -709,7 +710,7 @@ def as_sources(items: Any) -> list[EpisodeSource]:
 
 
 def write_recording(sources: Any, out: str | os.PathLike, *, video_mode: str = "auto", blueprint: bool = True,
-                    application_id: str = "flywheel_studio") -> Recording:
+                    application_id: str | None = None) -> Recording:
     """Write one or more episodes (aligned, side by side) to an .rrd file, atomically."""
     import rerun as rr
 
@@ -729,6 +730,10 @@ def write_recording(sources: Any, out: str | os.PathLike, *, video_mode: str = "
     prepared = [prepare_episode(f"/{lab}", data, video_mode=video_mode, label=src.label or lab)
                 for lab, data, src in zip(labels, episodes, sources)]
     layouts = [p.layout for p in prepared]
+    # One application id per recording: Rerun keeps one active blueprint per application id, so
+    # a viewer that plays several recordings (panels/viewer.py) would show the first one's views
+    # for all (rerun-io/rerun#5640). The file's name is stable for a cached recording.
+    application_id = application_id or f"flywheel_studio/{out.stem}"
     rec = rr.RecordingStream(application_id, recording_id=f"{labels[0]}-{time.time_ns()}")
     try:
         # The blueprint goes first: the web viewer ignores one that arrives after the data.

@@ -1,0 +1,71 @@
+"""The studio's viewer front end is gradio-rerun's, with checked edits (panels/rerun_frontend)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _installed_index() -> str:
+    from panels.rerun_frontend import _source_dir
+
+    return (_source_dir() / "component" / "index.js").read_text(encoding="utf-8")
+
+
+def test_every_edit_applies_once_to_the_installed_gradio_rerun():
+    from panels.rerun_frontend import EDITS, patched_index
+
+    source = _installed_index()
+    patched = patched_index(source)
+    for old, new, _why in EDITS:
+        assert source.count(old) == 1
+        assert patched.count(new) == 1
+    assert "O.close(u)" in patched and "O.close(" not in source.replace("O.close(u)", "")
+    assert "__studio_start()" in patched  # the viewer no longer starts on mount
+    assert len(patched) - len(source) < 4000  # a few lines changed, nothing else
+
+
+def test_a_different_front_end_fails_naming_the_file_and_the_edit():
+    from panels.rerun_frontend import EDITS, FrontendError, patched_index
+
+    source = _installed_index().replace(EDITS[0][0], "  async function K() {\n    // changed upstream")
+    with pytest.raises(FrontendError) as err:
+        patched_index(source, "somewhere/index.js")
+    msg = str(err.value)
+    assert "somewhere/index.js" in msg and "close the previous value's recordings" in msg and "\n" not in msg
+
+
+def test_the_derived_front_end_is_written_once_and_rewritten_when_stale():
+    from panels.rerun_frontend import STAMP, TEMPLATES, ensure_frontend
+
+    assert ensure_frontend() == TEMPLATES
+    index = TEMPLATES / "component" / "index.js"
+    assert "__studio_open" in index.read_text(encoding="utf-8")
+    assert sorted(p.name for p in (TEMPLATES / "component").iterdir()) == \
+        sorted(p.name for p in (_source_dir_component()).iterdir())
+    before = index.stat().st_mtime_ns
+    ensure_frontend()
+    assert index.stat().st_mtime_ns == before  # up to date: not rewritten
+    STAMP.write_text("stale\n")
+    ensure_frontend()
+    assert STAMP.read_text() != "stale\n" and "__studio_open" in index.read_text(encoding="utf-8")
+    assert not list(TEMPLATES.parent.glob(".templates.*"))  # no temp folders left behind
+
+
+def _source_dir_component():
+    from panels.rerun_frontend import _source_dir
+
+    return _source_dir() / "component"
+
+
+def test_the_component_is_served_from_the_derived_front_end():
+    """gradio serves a custom component's JS from its module's folder: ours, not gradio-rerun's."""
+    from gradio.utils import get_all_components
+
+    from panels.rerun_frontend import StudioRerun
+
+    view = StudioRerun(value=None, height=500, elem_id="v")
+    cls = type(view)
+    assert cls in get_all_components()
+    assert cls.__module__ == "panels.rerun_frontend" and cls.TEMPLATE_DIR == "./templates/"
+    config = view.get_config()
+    assert config["height"] == 500 and config["elem_id"] == "v"  # props reach the front end
