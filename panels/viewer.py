@@ -68,12 +68,12 @@ def rerun_viewer(*, elem_id: str = "rerun-viewer", height: int | str = HEIGHT,
         def _draw(v, request: gr.Request):
             files = viewer_files(v)
             if not files:
-                gr.HTML(f"<div style='{EMPTY_STYLE}'>{empty}</div>", elem_id=f"{elem_id}-empty")
+                _placeholder(elem_id, empty)
                 return
             rerun_component(files, elem_id=elem_id, height=height, label=label, request=request, **kwargs)
 
         return slot
-    placeholder = gr.HTML(f"<div style='{EMPTY_STYLE}'>{empty}</div>", elem_id=f"{elem_id}-empty")
+    placeholder = _placeholder(elem_id, empty)
     view = rerun_component(None, elem_id=elem_id, height=height, label=label, visible=False, **kwargs)
 
     def show_play(v, request: gr.Request):
@@ -84,6 +84,11 @@ def rerun_viewer(*, elem_id: str = "rerun-viewer", height: int | str = HEIGHT,
 
     slot.change(show_play, [slot], [view, placeholder], show_progress="hidden", queue=False)
     return slot
+
+
+def _placeholder(elem_id: str, text: str):
+    """What a slot shows before anything is played (and after a clear)."""
+    return gr.HTML(f"<div style='{EMPTY_STYLE}'>{text}</div>", elem_id=f"{elem_id}-empty")
 
 
 def _current_request():
