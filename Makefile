@@ -6,6 +6,9 @@ PORT ?= 7860
 PROJECT ?=
 PROJECT_ARG := $(if $(PROJECT),--project $(PROJECT),)
 PYTEST_ARGS ?=
+# `make test` runs test files on this many pytest-xdist workers (docs/testing.md: on 2 cores the
+# serial suite leaves a core idle while tests wait on servers, trainers and the browser).
+TEST_WORKERS ?= 2
 
 export MUJOCO_GL ?= osmesa
 export PYOPENGL_PLATFORM ?= osmesa
@@ -20,7 +23,7 @@ run:
 
 test:
 	@scripts/bootstrap.sh test
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-slow:
 	@scripts/bootstrap.sh test

@@ -458,10 +458,7 @@ def build(ctx: AppContext) -> None:
                         "Every camera's video plays in step with the state and action curves.</small>")
             ep_info = gr.Markdown("", elem_id="datasets-episode-info")
             cam_note = gr.Markdown("", elem_id="datasets-camera-note")
-            # keep=False: kept across plays here, the viewer stopped repainting (frozen on the
-            # previous episode; playback did not advance) in tests/test_viewer_pixels.py, 2026-12-01
-            viewer = rerun_viewer(elem_id="datasets-viewer", empty="Open a dataset and press ▶ Play episode.",
-                                  keep=False)
+            viewer = rerun_viewer(elem_id="datasets-viewer", empty="Open a dataset and press ▶ Play episode.")
 
     # ---------------------------------------------------------------- callbacks
     @guarded

@@ -54,25 +54,13 @@ RENDER_QUEUE = "studio-render"  # every gr.render of the app runs in this one-at
 
 def rerun_viewer(*, elem_id: str = "rerun-viewer", height: int | str = HEIGHT,
                  label: str | None = None, empty: str = "Pick an episode and press ▶ Play: it plays here.",
-                 keep: bool = True, **kwargs: Any):
+                 **kwargs: Any):
     """A viewer slot (a `gr.State`): every value sent to it is drawn by the slot's one viewer,
-    the previous value's recordings closed first (`keep=False`: by a new viewer per value).
+    the previous value's recordings closed first.
 
     Send it `viewer_value(recording)` (or None to clear). Inside a Blocks context."""
     kwargs.pop("visible", None)  # nothing is shown until there is something to play
     slot = gr.State(None)
-    if not keep:
-        # on page load and on every new value; one render at a time: renders of one page share its
-        # session's block table, and two at once fail with "dictionary changed size" (gradio #9991)
-        @gr.render(inputs=[slot], show_progress="hidden", concurrency_id=RENDER_QUEUE, concurrency_limit=1)
-        def _draw(v, request: gr.Request):
-            files = viewer_files(v)
-            if not files:
-                _placeholder(elem_id, empty)
-                return
-            rerun_component(files, elem_id=elem_id, height=height, label=label, request=request, **kwargs)
-
-        return slot
     placeholder = _placeholder(elem_id, empty)
     view = rerun_component(None, elem_id=elem_id, height=height, label=label, visible=False, **kwargs)
 
@@ -107,7 +95,12 @@ def served_urls(files: list[str], request: Any) -> list[str]:
         return files
     try:
         req = request.request
-        root = route_utils.get_root_url(req, route_utils.get_api_call_path(req), req.scope.get("root_path") or None)
+        # the route the event came by: /gradio_api/queue/join, /gradio_api/call/…, or
+        # /gradio_api/run/predict for an unqueued event (which gradio's get_api_call_path refuses)
+        path = req.url.path.rstrip("/")
+        at = path.rfind(route_utils.API_PREFIX + "/")
+        route = path[at:] if at >= 0 else route_utils.get_api_call_path(req)
+        root = route_utils.get_root_url(req, route, req.scope.get("root_path") or None)
     except Exception:  # noqa: BLE001 - no usable request: gradio-rerun serves the files itself
         return files
     from urllib.parse import quote

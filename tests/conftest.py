@@ -166,6 +166,20 @@ def page(_browser):
 
 
 def pytest_collection_modifyitems(config, items):
+    browser: dict[str, int] = {}  # file -> its browser tests
+    place: dict[str, int] = {}  # file -> where it was collected
     for item in items:
+        path = item.nodeid.split("::")[0]
+        place.setdefault(path, len(place))
         if "page" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
+            browser[path] = browser.get(path, 0) + 1
+    # `make test` runs files on two workers (pytest-xdist, --dist loadfile), handed out in this
+    # order: the longest files (the browser ones, most browser tests first) start first, so the
+    # run does not end with one worker alone on a long file. The order is the same in every
+    # worker (xdist requires it) and tests keep their order within a file.
+    def key(item):
+        path = item.nodeid.split("::")[0]
+        return -browser.get(path, 0), place[path]
+
+    items.sort(key=key)

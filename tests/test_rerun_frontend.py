@@ -69,3 +69,31 @@ def test_the_component_is_served_from_the_derived_front_end():
     assert cls.__module__ == "panels.rerun_frontend" and cls.TEMPLATE_DIR == "./templates/"
     config = view.get_config()
     assert config["height"] == 500 and config["elem_id"] == "v"  # props reach the front end
+
+
+@pytest.mark.parametrize("route, root_path", [
+    ("/gradio_api/run/predict", ""),  # an unqueued event: how a viewer slot hands over its play
+    ("/gradio_api/queue/join", ""),
+    ("/studio/gradio_api/run/predict", "/studio"),  # served under a sub-path
+])
+def test_a_play_reaches_the_viewer_as_a_url_it_opens_not_a_file_pushed_into_its_channel(tmp_path, route, root_path):
+    """A file handed to gradio-rerun as a path is copied to gradio's cache and pushed through its
+    channel: the viewer cannot close it (recordings pile up), follows it to the last frame, and an
+    episode played again after another stays hidden behind the other one. A URL is opened, closed
+    and replayed by the studio's front end. Unqueued events (the viewer slot's) once fell back to
+    paths because gradio's get_api_call_path knows only queued routes."""
+    import gradio as gr
+    from starlette.requests import Request
+
+    from panels.rerun_frontend import StudioRerun
+    from panels.viewer import served_urls
+
+    rrd = tmp_path / "demos_ep0-abc.rrd"
+    rrd.write_bytes(b"RRF2")
+    scope = {"type": "http", "method": "POST", "path": route, "root_path": root_path, "query_string": b"panel=Datasets",
+             "headers": [(b"host", b"studio.example:7860")], "scheme": "http", "server": ("studio.example", 7860)}
+    urls = served_urls([str(rrd)], gr.Request(request=Request(scope)))
+    assert urls == [f"http://studio.example:7860{root_path}/gradio_api/file={rrd.resolve()}"]
+    data = StudioRerun(value=None).postprocess(urls)
+    assert data.root == urls  # strings: the front end opens them by URL
+    assert served_urls([str(rrd)], None) == [str(rrd)]  # no request at all: gradio-rerun serves the file

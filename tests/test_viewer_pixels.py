@@ -156,9 +156,15 @@ def test_datasets_plays_episodes_with_keys_and_buttons(served, page):
     page.locator("#datasets-episode-info").get_by_text("Episode 2").wait_for()
     third = wait_drawn(page, "#datasets-viewer", previous=second)
     page.locator("#datasets-episode-info").click()
-    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")  # back to an episode played before (its recording was closed)
     page.locator("#datasets-episode-info").get_by_text("Episode 1").wait_for()
     wait_drawn(page, "#datasets-viewer", previous=third)
+    deadline = time.monotonic() + 60
+    while playing(page, "#datasets-viewer"):  # 70 frames: its playback ends within seconds
+        assert time.monotonic() < deadline, "episode 1 kept playing for a minute"
+    ended = shot(page, "#datasets-viewer")
+    page.locator("#datasets-show-episode").click()  # the episode on screen, played again: from frame 0
+    wait_drawn(page, "#datasets-viewer", previous=ended)
     assert page.locator("#datasets-viewer canvas").count() == 1  # one viewer, not one per play
     assert not page.console_errors.errors(), page.console_errors
 
