@@ -29,7 +29,7 @@ BENIGN_CONSOLE = (
     ("Failed to load resource: net::ERR_NAME_NOT_RESOLVED",
      "https://cdnjs.cloudflare.com/ajax/libs/iframe-resizer/"),
     # rerun-sdk 0.26.2's web viewer: a frame callback of a viewer that gradio has just destroyed
-    # (each play replaces the viewer: panels/viewer.py) can fire after its wasm instance is
+    # (a workspace cell's viewer is replaced when the notebook re-renders) can fire after its wasm instance is
     # freed. Seen intermittently under load; the new viewer draws (the pixel tests check it).
     ("pageerror: Cannot read properties of null (reading 'closure24308_externref_shim')", ""),
 )

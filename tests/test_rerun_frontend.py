@@ -12,15 +12,16 @@ def _installed_index() -> str:
 
 
 def test_every_edit_applies_once_to_the_installed_gradio_rerun():
-    from panels.rerun_frontend import EDITS, patched_index
+    from panels.rerun_frontend import EDITS, RESTART_EVERY, patched_index
 
     source = _installed_index()
     patched = patched_index(source)
     for old, new, _why in EDITS:
         assert source.count(old) == 1
-        assert patched.count(new) == 1
+        assert patched.count(new.replace("RESTART_EVERY", str(RESTART_EVERY))) == 1
     assert "O.close(u)" in patched and "O.close(" not in source.replace("O.close(u)", "")
     assert "__studio_start()" in patched  # the viewer no longer starts on mount
+    assert f"++__studio_plays > {RESTART_EVERY}" in patched and "try { O.stop(); }" in patched  # restarted now and then
     assert len(patched) - len(source) < 4000  # a few lines changed, nothing else
 
 

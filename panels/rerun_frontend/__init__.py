@@ -43,7 +43,7 @@ _lock = threading.Lock()
 EDITS: tuple[tuple[str, str, str], ...] = (
     (
         "  async function K() {\n    if (D != null && !(O == null || !O.ready)) {",
-        "  let __studio_open = [], __studio_start = null, __studio_last = void 0;\n"
+        "  let __studio_open = [], __studio_start = null, __studio_last = void 0, __studio_boot = null, __studio_plays = 0;\n"
         "  async function K() {\n"
         "    if (D != null && __studio_start) {\n"
         "      const start = __studio_start;  // after the page shows the (so far hidden) component\n"
@@ -63,6 +63,14 @@ EDITS: tuple[tuple[str, str, str], ...] = (
         "      } catch (e) { console.warn(\"rerun: replaying\", e); }\n"
         "      return;\n"
         "    }\n"
+        "    if (want.length && __studio_boot && ++__studio_plays > RESTART_EVERY) {\n"
+        "      // a closed recording does not give all its memory back (the page grew ~1 GB per\n"
+        "      // 1,000-frame two-camera episode and crashed after 13 plays): start afresh\n"
+        "      __studio_plays = 0; __studio_open = []; __studio_last = void 0;\n"
+        "      try { O.stop(); } catch (e) { console.warn(\"rerun: restarting\", e); }\n"
+        "      __studio_boot();  // its ready event opens this value\n"
+        "      return;\n"
+        "    }\n"
         "    for (const u of __studio_open) { try { O.close(u); } catch (e) { console.warn(\"rerun: closing\", u, e); } }\n"
         "    __studio_open = [];\n"
         "    if (D != null && !(O == null || !O.ready)) {",
@@ -76,12 +84,20 @@ EDITS: tuple[tuple[str, str, str], ...] = (
     (
         "  }), O.start(void 0, N, {\n    hide_welcome_screen: !0,\n    allow_fullscreen: !0,\n"
         "    width: \"\",\n    height: \"\"\n  }), () => {",
-        "  }), __studio_start = () => { __studio_start = null; O.start(void 0, N, {\n"
+        "  }), __studio_boot = () => O.start(void 0, N, {\n"
         "    hide_welcome_screen: !0,\n    allow_fullscreen: !0,\n    width: \"\",\n    height: \"\"\n"
-        "  }); }, D != null && __studio_start(), () => {\n    __studio_start = null;",
+        "  }), __studio_start = () => { __studio_start = null; __studio_boot(); }, D != null && __studio_start(), () => {\n"
+        "    __studio_start = null; __studio_boot = null;",
         "start the viewer on the first value, not on mount",
     ),
 )
+
+
+# Recordings a viewer opens before it is stopped and started afresh. rerun-sdk 0.26.2's web viewer
+# keeps memory of the recordings it closed: a page grew ~1.1 GB per play of a 1,000-frame
+# two-camera episode and crashed after 13 (benchmarks/viewer.py, 2026-12-01). A restart costs
+# one viewer start (as every play did before viewers were kept).
+RESTART_EVERY = 4
 
 
 class FrontendError(RuntimeError):
@@ -97,6 +113,7 @@ def _source_dir() -> Path:
 def patched_index(source: str, where: str = "gradio_rerun/templates/component/index.js") -> str:
     """gradio-rerun's compiled component with the studio's edits applied (each exactly once)."""
     for old, new, why in EDITS:
+        new = new.replace("RESTART_EVERY", str(RESTART_EVERY))
         n = source.count(old)
         if n != 1:
             raise FrontendError(f"{where}: the edit to {why} matches {n} places, not 1 "
@@ -110,7 +127,7 @@ def ensure_frontend() -> Path:
     src = _source_dir()
     index = src / "component" / "index.js"
     data = index.read_bytes()
-    edits = hashlib.sha256(repr(EDITS).encode()).hexdigest()[:16]
+    edits = hashlib.sha256(repr((EDITS, RESTART_EVERY)).encode()).hexdigest()[:16]
     stamp = f"{hashlib.sha256(data).hexdigest()} {edits}\n"
     with _lock:
         if STAMP.exists() and STAMP.read_text() == stamp and (TEMPLATES / "component" / "index.js").exists():
