@@ -18,7 +18,9 @@ apply exactly once (a gradio-rerun whose front end differs fails loudly, naming 
 3. the viewer starts on the first value (two animation frames later, once the page shows
    the component), not when the component mounts: a panel that nobody plays in costs no
    viewer start (the most expensive part of a play), and a viewer started while hidden
-   would never repaint.
+   would never repaint;
+4. (within 1 and 3) every RESTART_EVERY recordings the viewer is stopped and started afresh:
+   closed recordings do not give all their memory back (see RESTART_EVERY).
 
 The derived front end is written next to this module (`templates/`, git-ignored) the first
 time it is needed or whenever the installed gradio-rerun's front end changes; the write is
