@@ -150,18 +150,22 @@ class ConsoleLog(list):
                 if not any(getattr(m, "text", m) == text and m.url.startswith(url) for text, url in BENIGN_CONSOLE)]
 
 
-@pytest.fixture
-def page(_browser):
-    """A fresh page; `page.console_errors` holds console errors and page errors seen."""
-    context = _browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = context.new_page()
+def watch_console(pg):
+    """`pg` with `pg.console_errors`: the console errors and page errors it shows from now on."""
     errors = ConsoleLog()
     pg.on("console", lambda msg: errors.append(_console_message(msg.text, (msg.location or {}).get("url", "")))
           if msg.type == "error" else None)
     pg.on("pageerror", lambda exc: errors.append(_console_message(f"pageerror: {exc}")))
     pg.console_errors = errors
     pg.set_default_timeout(90_000)  # a wait, not a speed check: a 2-core CI runner under load needs > 30 s
-    yield pg
+    return pg
+
+
+@pytest.fixture
+def page(_browser):
+    """A fresh page; `page.console_errors` holds console errors and page errors seen."""
+    context = _browser.new_context(viewport={"width": 1400, "height": 1000})
+    yield watch_console(context.new_page())
     context.close()
 
 
