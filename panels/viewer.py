@@ -10,7 +10,7 @@ No PANEL here: this is a helper module. Usage inside a panel's build():
 One viewer per slot, kept for the page's life. gradio-rerun's own front end never closes a
 recording it opened and keeps the blueprint that was active, so from the second play on every
 view showed the first recording's entities and drew nothing. The studio's component
-(`panels.rerun_frontend.StudioRerun`, gradio-rerun with three checked edits to its front
+(`panels.rerun_frontend.StudioRerun`, gradio-rerun with checked edits to its front
 end) closes the previous play's recordings before opening the next and starts the web
 viewer on the first play only: the page shows exactly the recording asked for, with its own
 blueprint, from frame 0, and later plays skip the viewer's start (most of a play's cost).
@@ -47,9 +47,6 @@ def rerun_component(files: list[str] | None, *, elem_id: str = "rerun-viewer", h
         files = served_urls(viewer_files(files), request if request is not None else _current_request())
     return StudioRerun(value=files, height=height, elem_id=elem_id, label=label, show_label=label is not None,
                        panel_states=kwargs.pop("panel_states", PANEL_STATES), **kwargs)
-
-
-RENDER_QUEUE = "studio-render"  # every gr.render of the app runs in this one-at-a-time queue
 
 
 def rerun_viewer(*, elem_id: str = "rerun-viewer", height: int | str = HEIGHT,

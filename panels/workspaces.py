@@ -13,7 +13,6 @@ import gradio as gr
 
 from panels.common import guarded
 from panels.registry import AppContext, Panel
-from panels.viewer import RENDER_QUEUE
 
 CSS_CLASSES = "ws-cell"
 STYLE = """<style>
@@ -29,6 +28,9 @@ STYLE = """<style>
 RUN_PERMISSION = {"curate": "select", "train": "train", "evaluate": "evaluate"}
 LANGUAGE = {"sql": "sql", "chart": "sql", "curate": "sql"}
 DEMO_DATASET = "pick_cube_demos"
+# the notebook's gr.render runs one at a time: renders of one page share its session's block
+# table, and two at once fail with "dictionary changed size" (gradio #9991)
+RENDER_QUEUE = "studio-render"
 
 
 def _user(ctx: AppContext, request: gr.Request | None):

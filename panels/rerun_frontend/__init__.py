@@ -6,7 +6,7 @@ viewer keeps the blueprint that was active, so from the second play on every vie
 first recording's entities and draws nothing, and recordings pile up in the page.
 
 `StudioRerun` is the same component (same Python side, same data model) served with a front
-end derived from the installed gradio-rerun by three small source edits, each checked to
+end derived from the installed gradio-rerun by small source edits, each checked to
 apply exactly once (a gradio-rerun whose front end differs fails loudly, naming the edit):
 
 1. every new value first closes the recordings the previous value opened
