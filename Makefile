@@ -37,4 +37,4 @@ bench:
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf .venv .pytest_cache
+	rm -rf .venv .tools .pytest_cache
