@@ -35,7 +35,7 @@ if [ -z "$UV" ]; then
   echo "bootstrap: installing uv with pip into .tools/uv" >&2
   rm -rf .tools/uv.partial && mkdir -p .tools
   python3 -m pip install --quiet --disable-pip-version-check --target .tools/uv.partial uv
-  mv .tools/uv.partial .tools/uv
+  rm -rf .tools/uv && mv .tools/uv.partial .tools/uv  # a half-made .tools/uv is replaced, not nested into
   UV="$(find_uv)"
 fi
 
@@ -48,7 +48,7 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ "${#missing[@]}" -gt 0 ] && apt_install "${missing[@]}"
+if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 # Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE set, every `import lerobot`
 # would otherwise recompile ~2,600 modules (20-35 s per process).
