@@ -8,6 +8,9 @@ pixels of curves/video, different from the previous play's). Two cases, median o
 - first time: the playback cache is emptied before the play (the .rrd is written: parquet
   read, mp4 segments, send_columns) — target < 3 s;
 - cached: the episode's recording is in the project cache — target < 1 s.
+- unpaused (control for cached, alternated with it in the same run): the same, with the
+  page's pause-on-play turned off (`window.__studio_pause_on_play = false`), as before it
+  existed: the previous episode keeps playing until the new one opens.
 
 And how long switching panels takes ("feels immediate"): the clock runs from the click on a
 panel's name in the sidebar until that panel is visible (its column shown), for every panel
@@ -16,7 +19,7 @@ in turn, the Datasets one holding the played viewer; median over all switches.
 Screenshots are polled (~every 0.1–0.3 s on a slow machine), so times are upper bounds.
 The machine's load average is printed with the results: run it on an idle machine.
 
-    nice -n 10 .venv/bin/python benchmarks/viewer.py [--repeat 20] [--frames 1000] [--cases first,cached,switch]
+    nice -n 10 .venv/bin/python benchmarks/viewer.py [--repeat 20] [--frames 1000] [--cases first,cached,unpaused,switch]
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--frames", type=int, default=1000)
-    ap.add_argument("--cases", default="first,cached,switch", help="which measurements to run (comma-separated)")
+    ap.add_argument("--cases", default="first,cached,unpaused,switch", help="which measurements to run (comma-separated)")
     args = ap.parse_args()
     cases = set(args.cases.split(","))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -83,7 +86,7 @@ def main() -> None:
     print(f"world built in {time.perf_counter() - t0:.1f} s; load average {os.getloadavg()}", flush=True)
     demo, url = serve(project)
     long = project.datasets_dir / "long"
-    first, cached, phases, switches = [], [], [], []
+    first, cached, unpaused, phases, switches = [], [], [], [], []
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -99,8 +102,11 @@ def main() -> None:
             fetched: list[float] = []
             page.on("response", lambda r: fetched.append(time.perf_counter()) if r.url.endswith(".rrd") else None)
 
+            last = [0]
+
             def play(ep: int) -> float:
                 nonlocal previous
+                last[0] = ep
                 page.locator("#datasets-episode input").fill(str(ep))
                 fetched.clear()
                 t = time.perf_counter()
@@ -117,10 +123,15 @@ def main() -> None:
                 first.append(play((i + 1) % 2))
                 print(f"  first time {i + 1}/{args.repeat}: {first[-1]:.2f} s (recording fetched by the viewer "
                       f"after {phases[-1]:.2f} s)", flush=True)
-            for i in range(args.repeat if "cached" in cases else 0):
-                cached.append(play(i % 2))
-                print(f"  cached {i + 1}/{args.repeat}: {cached[-1]:.2f} s (recording fetched after {phases[-1]:.2f} s)",
-                      flush=True)
+            modes = [m for m in ("cached", "unpaused") if m in cases]
+            for i in range(args.repeat if modes else 0):
+                for mode in (modes if i % 2 == 0 else modes[::-1]):  # alternate which goes first
+                    page.evaluate(f"window.__studio_pause_on_play = {'false' if mode == 'unpaused' else 'true'}")
+                    times = cached if mode == "cached" else unpaused
+                    times.append(play(1 - last[0]))  # always the other episode
+                    print(f"  {mode} {i + 1}/{args.repeat}: {times[-1]:.2f} s (recording fetched after "
+                          f"{phases[-1]:.2f} s)", flush=True)
+            page.evaluate("window.__studio_pause_on_play = true")
             names = page.locator("#studio-nav label").all_inner_texts()
             order = [n.strip() for n in names if n.strip() != "Datasets"] + ["Datasets"]
             for i in range(args.repeat if "switch" in cases else 0):
@@ -141,6 +152,9 @@ def main() -> None:
     if cached:
         print(f"  cached:                          {statistics.median(cached):.2f} s  (min {min(cached):.2f}, "
               f"max {max(cached):.2f}); target < 1 s")
+    if unpaused:
+        print(f"  cached, no pause on play:        {statistics.median(unpaused):.2f} s  (min {min(unpaused):.2f}, "
+              f"max {max(unpaused):.2f}); control")
     if switches:
         d = [s for _, s in switches]
         print(f"  panel switch (click → visible):  {statistics.median(d):.2f} s  (min {min(d):.2f}, max {max(d):.2f}, "

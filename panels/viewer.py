@@ -21,6 +21,7 @@ Recordings come from `studio.playback` (cached under the project, which the app 
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,35 @@ PANEL_STATES = {"top": "hidden", "blueprint": "collapsed", "selection": "collaps
 HEIGHT = 760  # px; wide (the full panel width) and tall enough for cameras above grouped plots
 
 _plays = itertools.count(1)
+log = logging.getLogger("studio.ui")
+
+# Buttons that play something into a viewer carry this class. On software WebGL (no GPU) a
+# viewer that is playing keeps the browser's main thread busy drawing: the click's request to
+# the server waited 4-5 s before it was even sent, and leaving the panel of a playing viewer
+# took 2-6 s (benchmarks/viewer.py). So a click on a play button, on a panel's name in the
+# sidebar or on a link to a panel first pauses every viewer on the page, before gradio sends
+# anything; a new recording then plays from frame 0 as usual, and a paused one resumes with
+# space or its play button. `window.__studio_pause_on_play = false` turns it off (the
+# benchmark's `unpaused` control).
+PLAY_CLASS = "studio-play"
+PAUSES = f".{PLAY_CLASS}, #studio-nav label, a[href^='?panel=']"
+PAUSE_ON_PLAY_JS = """
+() => {
+  if (window.__studio_pause_listener) return;
+  window.__studio_pause_listener = true;
+  document.addEventListener('click', (e) => {
+    if (window.__studio_pause_on_play === false) return;
+    const b = e.target && e.target.closest ? e.target.closest("PAUSES") : null;
+    if (!b || !window.__studio_viewers) return;
+    for (const v of window.__studio_viewers) {
+      try {
+        const r = v.get_active_recording_id();
+        if (r) v.set_playing(r, false);
+      } catch (err) { console.warn('rerun: pausing', err); }
+    }
+  }, true);
+}
+""".replace("PAUSES", PAUSES)
 EMPTY_STYLE = ("min-height:96px;display:flex;align-items:center;justify-content:center;"
                "border:1px dashed var(--border-color-primary);border-radius:8px;color:var(--body-text-color-subdued)")
 
@@ -88,7 +118,11 @@ def served_urls(files: list[str], request: Any) -> list[str]:
     its channel like a live stream and the viewer follows it to the last frame."""
     from gradio import route_utils
 
-    if request is None or not files or getattr(request, "request", None) is None:
+    if not files:
+        return files
+    if request is None or getattr(request, "request", None) is None:
+        log.warning("viewer: no request to build URLs from; %d recording(s) handed over as files "
+                    "(they open at their last frame)", len(files))
         return files
     try:
         req = request.request
@@ -98,7 +132,9 @@ def served_urls(files: list[str], request: Any) -> list[str]:
         at = path.rfind(route_utils.API_PREFIX + "/")
         route = path[at:] if at >= 0 else route_utils.get_api_call_path(req)
         root = route_utils.get_root_url(req, route, req.scope.get("root_path") or None)
-    except Exception:  # noqa: BLE001 - no usable request: gradio-rerun serves the files itself
+    except Exception as exc:  # noqa: BLE001 - no usable request: gradio-rerun serves the files itself
+        log.warning("viewer: cannot build URLs from the request (%s: %s); %d recording(s) handed over as "
+                    "files (they open at their last frame)", type(exc).__name__, exc, len(files))
         return files
     from urllib.parse import quote
 

@@ -22,6 +22,8 @@ def test_every_edit_applies_once_to_the_installed_gradio_rerun():
     assert "O.close(u)" in patched and "O.close(" not in source.replace("O.close(u)", "")
     assert "__studio_start()" in patched  # the viewer no longer starts on mount
     assert f"++__studio_plays > {RESTART_EVERY}" in patched and "try { O.stop(); }" in patched  # restarted now and then
+    assert "window.__studio_viewers ||= new Set()).add(O)" in patched  # listed for the pause on play
+    assert "window.__studio_viewers.delete(O)" in patched  # and no longer once destroyed
     assert len(patched) - len(source) < 4000  # a few lines changed, nothing else
 
 
@@ -98,3 +100,33 @@ def test_a_play_reaches_the_viewer_as_a_url_it_opens_not_a_file_pushed_into_its_
     data = StudioRerun(value=None).postprocess(urls)
     assert data.root == urls  # strings: the front end opens them by URL
     assert served_urls([str(rrd)], None) == [str(rrd)]  # no request at all: gradio-rerun serves the file
+
+
+def test_a_play_that_cannot_be_served_by_url_is_logged_not_silent(tmp_path, caplog):
+    """Handed over as a file, a recording opens at its last frame and cannot be closed: when that
+    fallback happens, the log says so (it once happened silently for every unqueued play)."""
+    import logging
+
+    import gradio as gr
+
+    from panels.viewer import served_urls
+
+    rrd = tmp_path / "ep.rrd"
+    rrd.write_bytes(b"RRF2")
+    with caplog.at_level(logging.WARNING, logger="studio.ui"):
+        assert served_urls([str(rrd)], None) == [str(rrd)]
+    assert "no request to build URLs from; 1 recording(s) handed over as files" in caplog.text
+    caplog.clear()
+    class Unreadable:  # a request whose address cannot be read
+        @property
+        def url(self):
+            raise ValueError("no address")
+
+    broken = gr.Request(request=Unreadable())
+    with caplog.at_level(logging.WARNING, logger="studio.ui"):
+        assert served_urls([str(rrd)], broken) == [str(rrd)]
+    assert "cannot build URLs from the request (ValueError: no address)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="studio.ui"):
+        assert served_urls([], None) == []  # nothing to play: nothing to say
+    assert caplog.text == ""
