@@ -9,7 +9,6 @@ from urllib.parse import urlencode
 import gradio as gr
 
 from panels.registry import AppContext, all_panels
-from panels.viewer import PAUSE_ON_PLAY_JS
 from studio import flywheel
 from studio.logs import setup_logging
 from studio.project import Project
@@ -72,9 +71,9 @@ def build_app(project: Project, *, auth: Any = None, plugin_host: Any = None):
     panels = all_panels(ctx.plugins)
     names = [p.name for p in panels]
 
-    # the link catcher (and the pause on play) go in <head>: there before the first click
+    # the link catcher goes in <head>: it must be there before the first link can be clicked
     with gr.Blocks(title="Flywheel Studio", css=CSS, theme=offline_theme(), analytics_enabled=False,
-                   head=f"<script>({LINK_JS})();({PAUSE_ON_PLAY_JS})();</script>") as demo:
+                   head=f"<script>({LINK_JS})();</script>") as demo:
         with gr.Sidebar(open=True, elem_id="studio-sidebar"):
             gr.Markdown(f"## Flywheel Studio\n<small>v{__version__} · `{project.home.name}`</small>")
             nav = gr.Radio(choices=names, value=names[0], show_label=False, elem_id="studio-nav")

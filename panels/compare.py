@@ -118,7 +118,7 @@ def run_comparison(ctx: AppContext, paths: list[str]):
 def build(ctx: AppContext) -> None:
     import pandas as pd
 
-    from panels.viewer import PLAY_CLASS, rerun_viewer
+    from panels.viewer import rerun_viewer
 
     gr.Markdown(
         "Is checkpoint B better than A? Choose two or more rollout sets (the first is the baseline). "
@@ -141,7 +141,7 @@ def build(ctx: AppContext) -> None:
     grid = gr.Dataframe(interactive=False, elem_id="compare-grid", label="Seeds", show_label=False)
     with gr.Row():
         seed = gr.Dropdown(choices=[], label="Seed", elem_id="compare-seed", scale=2)
-        play = gr.Button("▶ Play side by side", elem_id="compare-play", scale=1, elem_classes=PLAY_CLASS)
+        play = gr.Button("▶ Play side by side", elem_id="compare-play", scale=1)
     play_status = gr.Markdown(elem_id="compare-play-status")
     viewer = rerun_viewer(elem_id="compare-viewer", empty="Choose a seed and press ▶ Play side by side.")
     state = gr.State({})

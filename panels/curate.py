@@ -299,10 +299,9 @@ def build(ctx: AppContext) -> None:
     tag_status = gr.Markdown(elem_id="curate-tag-status")
     episode_link = gr.Markdown(elem_id="curate-episode-link")
     with gr.Accordion("Play the picked episode (Rerun viewer)", open=False):
-        from panels.viewer import PLAY_CLASS, rerun_viewer
-
-        play_btn = gr.Button("▶ Play picked episode", size="sm", elem_id="curate-play", elem_classes=PLAY_CLASS)
+        play_btn = gr.Button("▶ Play picked episode", size="sm", elem_id="curate-play")
         play_note = gr.Markdown(elem_id="curate-play-note")
+        from panels.viewer import rerun_viewer
 
         viewer = rerun_viewer(elem_id="curate-viewer")
     gr.Markdown("### This selection vs the rest")

@@ -447,16 +447,13 @@ def build(ctx: AppContext) -> None:
             last_result = gr.State(None)  # the fetched result (server side), for the chart
 
         with gr.Tab("Episode", id="episode", elem_id="datasets-tab-episode"):
-            from panels.viewer import PLAY_CLASS, rerun_viewer
+            from panels.viewer import rerun_viewer
 
             with gr.Row(equal_height=True):
-                ep_prev = gr.Button("◀ Previous episode", size="sm", scale=1, elem_id="datasets-episode-prev",
-                                    elem_classes=PLAY_CLASS)
+                ep_prev = gr.Button("◀ Previous episode", size="sm", scale=1, elem_id="datasets-episode-prev")
                 ep_num = gr.Number(label="Episode", value=0, precision=0, minimum=0, scale=1, elem_id="datasets-episode")
-                ep_btn = gr.Button("▶ Play episode", variant="primary", scale=1, elem_id="datasets-show-episode",
-                                   elem_classes=PLAY_CLASS)
-                ep_next = gr.Button("Next episode ▶", size="sm", scale=1, elem_id="datasets-episode-next",
-                                    elem_classes=PLAY_CLASS)
+                ep_btn = gr.Button("▶ Play episode", variant="primary", scale=1, elem_id="datasets-show-episode")
+                ep_next = gr.Button("Next episode ▶", size="sm", scale=1, elem_id="datasets-episode-next")
             gr.Markdown("<small>Keys: ← / → previous / next episode, space plays or pauses (outside text fields). "
                         "Every camera's video plays in step with the state and action curves.</small>")
             ep_info = gr.Markdown("", elem_id="datasets-episode-info")

@@ -13,7 +13,7 @@ import gradio as gr
 
 from panels.common import guarded
 from panels.registry import AppContext, Panel
-from panels.viewer import PLAY_CLASS, notes_markdown, rerun_viewer, show_episodes
+from panels.viewer import notes_markdown, rerun_viewer, show_episodes
 from studio import review
 from studio.errors import StudioError
 
@@ -147,7 +147,7 @@ def build(ctx: AppContext) -> None:
                 episode = gr.Number(label="Episode", precision=0, minimum=0, elem_id="rollouts-episode")
                 others = gr.Textbox(label="Side by side with", placeholder="e.g. 4, 7 or other-set:17",
                                     elem_id="rollouts-others")
-            show = gr.Button("▶ Play", variant="primary", elem_id="rollouts-show", elem_classes=PLAY_CLASS)
+            show = gr.Button("▶ Play", variant="primary", elem_id="rollouts-show")
         with gr.Column(scale=2, min_width=320):
             with gr.Group():
                 gr.Markdown("**Review this episode**")

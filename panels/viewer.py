@@ -36,33 +36,6 @@ HEIGHT = 760  # px; wide (the full panel width) and tall enough for cameras abov
 _plays = itertools.count(1)
 log = logging.getLogger("studio.ui")
 
-# Buttons that play something into a viewer carry this class. On software WebGL (no GPU) a
-# viewer that is playing keeps the browser's main thread busy drawing: the click's request to
-# the server waited 4-5 s before it was even sent, and leaving the panel of a playing viewer
-# took 2-6 s (benchmarks/viewer.py). So a click on a play button, on a panel's name in the
-# sidebar or on a link to a panel first pauses every viewer on the page, before gradio sends
-# anything; a new recording then plays from frame 0 as usual, and a paused one resumes with
-# space or its play button. `window.__studio_pause_on_play = false` turns it off (the
-# benchmark's `unpaused` control).
-PLAY_CLASS = "studio-play"
-PAUSES = f".{PLAY_CLASS}, #studio-nav label, a[href^='?panel=']"
-PAUSE_ON_PLAY_JS = """
-() => {
-  if (window.__studio_pause_listener) return;
-  window.__studio_pause_listener = true;
-  document.addEventListener('click', (e) => {
-    if (window.__studio_pause_on_play === false) return;
-    const b = e.target && e.target.closest ? e.target.closest("PAUSES") : null;
-    if (!b || !window.__studio_viewers) return;
-    for (const v of window.__studio_viewers) {
-      try {
-        const r = v.get_active_recording_id();
-        if (r) v.set_playing(r, false);
-      } catch (err) { console.warn('rerun: pausing', err); }
-    }
-  }, true);
-}
-""".replace("PAUSES", PAUSES)
 EMPTY_STYLE = ("min-height:96px;display:flex;align-items:center;justify-content:center;"
                "border:1px dashed var(--border-color-primary);border-radius:8px;color:var(--body-text-color-subdued)")
 

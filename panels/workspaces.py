@@ -13,7 +13,6 @@ import gradio as gr
 
 from panels.common import guarded
 from panels.registry import AppContext, Panel
-from panels.viewer import PLAY_CLASS
 
 CSS_CLASSES = "ws-cell"
 STYLE = """<style>
@@ -221,8 +220,7 @@ def _render_cell(ctx: AppContext, nb, i: int, cell, tick, header, status) -> Non
             label = f"`{i + 1}` **{cell.kind}**" + (f" · `{cell.id}`" if cell.id else "")
             gr.Markdown(label, elem_id=f"ws-cell-{i}-label", elem_classes="ws-cell-label")
             run = None if markdown else gr.Button("▶ Run", elem_id=f"ws-cell-{i}-run", size="sm", variant="primary",
-                                                  scale=0, min_width=90,
-                                                  elem_classes=PLAY_CLASS if cell.kind == "playback" else None)
+                                                  scale=0, min_width=90)
             up = gr.Button("▲", elem_id=f"ws-cell-{i}-up", size="sm", scale=0, min_width=44)
             down = gr.Button("▼", elem_id=f"ws-cell-{i}-down", size="sm", scale=0, min_width=44)
             delete = gr.Button("✕", elem_id=f"ws-cell-{i}-delete", size="sm", scale=0, min_width=44)

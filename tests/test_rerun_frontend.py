@@ -22,8 +22,6 @@ def test_every_edit_applies_once_to_the_installed_gradio_rerun():
     assert "O.close(u)" in patched and "O.close(" not in source.replace("O.close(u)", "")
     assert "__studio_start()" in patched  # the viewer no longer starts on mount
     assert f"++__studio_plays > {RESTART_EVERY}" in patched and "try { O.stop(); }" in patched  # restarted now and then
-    assert "window.__studio_viewers ||= new Set()).add(O)" in patched  # listed for the pause on play
-    assert "window.__studio_viewers.delete(O)" in patched  # and no longer once destroyed
     assert len(patched) - len(source) < 4000  # a few lines changed, nothing else
 
 

@@ -20,10 +20,7 @@ apply exactly once (a gradio-rerun whose front end differs fails loudly, naming 
    viewer start (the most expensive part of a play), and a viewer started while hidden
    would never repaint;
 4. (within 1 and 3) every RESTART_EVERY recordings the viewer is stopped and started afresh:
-   closed recordings do not give all their memory back (see RESTART_EVERY);
-5. (within 3) a started viewer is listed in `window.__studio_viewers` (a Set) until its
-   component is destroyed, so that the page can pause every viewer when a play button is
-   clicked (`panels.viewer.PAUSE_ON_PLAY_JS`).
+   closed recordings do not give all their memory back (see RESTART_EVERY).
 
 The derived front end is written next to this module (`templates/`, git-ignored) the first
 time it is needed or whenever the installed gradio-rerun's front end changes; the write is
@@ -89,10 +86,10 @@ EDITS: tuple[tuple[str, str, str], ...] = (
     (
         "  }), O.start(void 0, N, {\n    hide_welcome_screen: !0,\n    allow_fullscreen: !0,\n"
         "    width: \"\",\n    height: \"\"\n  }), () => {",
-        "  }), __studio_boot = () => ((window.__studio_viewers ||= new Set()).add(O), O.start(void 0, N, {\n"
+        "  }), __studio_boot = () => O.start(void 0, N, {\n"
         "    hide_welcome_screen: !0,\n    allow_fullscreen: !0,\n    width: \"\",\n    height: \"\"\n"
-        "  })), __studio_start = () => { __studio_start = null; __studio_boot(); }, D != null && __studio_start(), () => {\n"
-        "    __studio_start = null; __studio_boot = null; window.__studio_viewers && window.__studio_viewers.delete(O);",
+        "  }), __studio_start = () => { __studio_start = null; __studio_boot(); }, D != null && __studio_start(), () => {\n"
+        "    __studio_start = null; __studio_boot = null;",
         "start the viewer on the first value, not on mount",
     ),
 )
