@@ -28,6 +28,7 @@ The machine's load average is printed with the results: run it on an idle machin
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
@@ -149,8 +150,9 @@ def main() -> None:
     finally:
         demo.close()
     print(f"\n{args.frames}-frame episode, 2 cameras, Datasets panel, median of {args.repeat}:")
+
     def known(xs):  # a fetch the page's resource timing did not list (after a viewer restart) is NaN
-        xs = [x for x in xs if x == x]
+        xs = [x for x in xs if not math.isnan(x)]
         return xs or [float("nan")]
 
     n_first = len(first)
