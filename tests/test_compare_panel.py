@@ -69,7 +69,7 @@ def test_compare_panel_three_sets_verdict_per_challenger_and_grid_switch(project
     verdict = page.locator("#compare-verdict")
     verdict.get_by_text("B vs baseline: B better (B)").wait_for()
     assert "C vs baseline: no detectable difference at n=30 paired seeds" in verdict.inner_text()
-    assert "verdict C" in page.locator("#compare-table").inner_text()
+    page.locator("#compare-table").get_by_text("verdict C").first.wait_for()  # the table: drawn a moment later
     page.locator("#compare-grid").get_by_text("1010 ✗✓").wait_for()  # A failed, B succeeded
     page.locator("#compare-challenger label", has_text="C").click()
     page.locator("#compare-grid").get_by_text("1010 ✗✗").wait_for()  # A and C both failed

@@ -88,7 +88,7 @@ def test_panel_opens_dataset_and_runs_query(project, serve_app, page):
     page.keyboard.type('SELECT episode_index, max("action.gripper.pos") AS grip FROM frames GROUP BY 1 ORDER BY 1')
     page.locator("#datasets-run").click()
     page.locator("#datasets-sql-status").get_by_text("4 rows").wait_for()
-    assert "grip" in page.locator("#datasets-result").inner_text()
+    page.locator("#datasets-result").get_by_text("grip").first.wait_for()  # the table: drawn a moment later
     page.locator("#datasets-chart").click()
     page.locator("#datasets-chart-plot .js-plotly-plot, #datasets-chart-plot .plotly").first.wait_for()
 
