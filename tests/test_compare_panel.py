@@ -32,9 +32,10 @@ def test_compare_panel_shows_verdict_table_grid_and_plugin_problems(project, ser
     verdict = page.locator("#compare-verdict")
     verdict.get_by_text("B better (B)").wait_for()
     assert "p = 0.0386" in verdict.inner_text()
-    table = page.locator("#compare-table").inner_text()
     for metric in ("success rate", "mean progress", "time to success", "action smoothness"):
-        assert metric in table
+        # the table is drawn row by row after the verdict (seen under load): wait for each row
+        page.locator("#compare-table").get_by_text(metric, exact=True).first.wait_for(timeout=30_000)
+    table = page.locator("#compare-table").inner_text()
     assert "44% [31–58]" in table and "60% [46–72]" in table
     page.wait_for_selector("#compare-plot .js-plotly-plot")
     assert page.locator("#compare-plot .js-plotly-plot .bars path").count() >= 4

@@ -60,8 +60,14 @@ def test_compare_panel_plays_a_seed_side_by_side(novice_expert, project, serve_a
     seed = json.loads((expert / "summary.json").read_text())["seeds"][1]
     # the grid is a Gradio dataframe: its cells sit under a drop-zone overlay, so click by position
     cell = page.locator("#compare-grid span[role=button]", has_text=re.compile(rf"^{seed} [✓◐✗]{{2}}$")).first
-    cell.click(force=True)
     status = page.locator("#compare-play-status")
+    for _ in range(3):  # a click on a cell that is still being drawn is lost (seen under load): click again
+        cell.click(force=True)
+        try:
+            status.get_by_text(re.compile(rf"[Ss]eed {seed}\b")).first.wait_for(timeout=15_000)  # preparing, or done
+            break
+        except Exception:  # noqa: BLE001 - not taken: the grid was redrawn under the click
+            continue
     # wait for the finished status, not the progress text ("Preparing seed …") shown meanwhile
     status.get_by_text(f"B {expert.name} episode 1").wait_for(timeout=120_000)
     text = " ".join(status.inner_text().split())
