@@ -92,7 +92,10 @@ def main() -> None:
     print(f"world built in {time.perf_counter() - t0:.1f} s; load average {os.getloadavg()}", flush=True)
     demo, url = serve(project)
     long = project.datasets_dir / "long"
-    first, cached, phases, switches = [], [], [], []
+    # per play: (s from Playwright's click, s from the click event, request sent +s, recording fetched +s)
+    first: list[tuple[float, float, float, float]] = []
+    cached: list[tuple[float, float, float, float]] = []
+    switches: list[tuple[str, float, float]] = []
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
@@ -106,9 +109,8 @@ def main() -> None:
             previous = None
 
             page.evaluate("() => document.addEventListener('click', () => { window.__bench_click = Date.now(); }, true)")
-            since_event: list[float] = []
 
-            def play(ep: int) -> float:
+            def play(ep: int) -> tuple[float, float, float, float]:
                 nonlocal previous
                 page.locator("#datasets-episode input").fill(str(ep))
                 page.evaluate("performance.clearResourceTimings(); window.__bench_click = null")
@@ -123,21 +125,21 @@ def main() -> None:
                   return [window.__bench_click, at(res.find((e) => e.name.includes('/gradio_api/queue/join'))),
                           at(res.find((e) => e.name.includes('.rrd')))];
                 }""")
-                since_event.append(seen_at - click / 1000)
-                phases.append((sent / 1000, fetched / 1000))
-                return done
+                return done, seen_at - click / 1000, sent / 1000, fetched / 1000
+
+            def report(case: str, i: int, p: tuple[float, float, float, float]) -> None:
+                print(f"  {case} {i + 1}/{args.repeat}: {p[0]:.2f} s; {p[1]:.2f} s after the click event (request "
+                      f"sent +{p[2]:.2f} s, recording fetched +{p[3]:.2f} s)", flush=True)
 
             play(0)  # warm-up: the browser compiles the viewer's wasm once per page
             # consecutive plays alternate episodes 0 and 1, so each must draw something new
             for i in range(args.repeat if "first" in cases else 0):
                 clear(project)
                 first.append(play((i + 1) % 2))
-                print(f"  first time {i + 1}/{args.repeat}: {first[-1]:.2f} s; {since_event[-1]:.2f} s after the click "
-                      f"event (request sent +{phases[-1][0]:.2f} s, recording fetched +{phases[-1][1]:.2f} s)", flush=True)
+                report("first time", i, first[-1])
             for i in range(args.repeat if "cached" in cases else 0):
                 cached.append(play(i % 2))
-                print(f"  cached {i + 1}/{args.repeat}: {cached[-1]:.2f} s; {since_event[-1]:.2f} s after the click "
-                      f"event (request sent +{phases[-1][0]:.2f} s, recording fetched +{phases[-1][1]:.2f} s)", flush=True)
+                report("cached", i, cached[-1])
             names = page.locator("#studio-nav label").all_inner_texts()
             order = [n.strip() for n in names if n.strip() != "Datasets"] + ["Datasets"]
             for i in range(args.repeat if "switch" in cases else 0):
@@ -155,22 +157,20 @@ def main() -> None:
         demo.close()
     print(f"\n{args.frames}-frame episode, 2 cameras, Datasets panel, median of {args.repeat}:")
 
+    med = statistics.median
+
     def known(xs):  # a fetch the page's resource timing did not list (after a viewer restart) is NaN
         xs = [x for x in xs if not math.isnan(x)]
         return xs or [float("nan")]
 
-    n_first = len(first)
-    for name, times, events, ph, target in (
-            ("first time (recording written)", first, since_event[1:1 + n_first], phases[1:1 + n_first], 3),
-            ("cached", cached, since_event[1 + n_first:], phases[1 + n_first:], 1)):
-        if times:
-            med = statistics.median
+    for name, plays, target in (("first time (recording written)", first, 3), ("cached", cached, 1)):
+        if plays:
+            times, events = [p[0] for p in plays], [p[1] for p in plays]
             print(f"  {name + ':':32s} {med(times):.2f} s  (min {min(times):.2f}, max {max(times):.2f}) from "
                   f"Playwright's click; {med(events):.2f} s (min {min(events):.2f}, max {max(events):.2f}) from "
-                  f"the click event; request sent +{med(known(p[0] for p in ph)):.2f} s, recording fetched "
-                  f"+{med(known(p[1] for p in ph)):.2f} s; target < {target} s")
+                  f"the click event; request sent +{med(known(p[2] for p in plays)):.2f} s, recording fetched "
+                  f"+{med(known(p[3] for p in plays)):.2f} s; target < {target} s")
     if switches:
-        med = statistics.median
         for label, k in (("from Playwright's click", 1), ("from the click event", 2)):
             d = [s[k] for s in switches]
             print(f"  panel switch (click → visible), {label}: {med(d):.2f} s  (min {min(d):.2f}, max {max(d):.2f}, "

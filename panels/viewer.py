@@ -7,9 +7,10 @@ No PANEL here: this is a helper module. Usage inside a panel's build():
     btn.click(lambda: show_episodes(ctx.project, [(root_a, 17, "all-data"), (root_b, 17, "curated")])[0],
               None, view)
 
-One viewer per slot, kept for the page's life. gradio-rerun's own front end never closes a
-recording it opened and keeps the blueprint that was active, so from the second play on every
-view showed the first recording's entities and drew nothing. The studio's component
+One viewer per slot, kept while its panel is shown (gradio 5 unmounts a hidden panel's
+components: coming back starts a viewer, which reopens the slot's recording). gradio-rerun's
+own front end never closes a recording it opened and keeps the blueprint that was active, so
+from the second play on every view showed the first recording's entities and drew nothing. The studio's component
 (`panels.rerun_frontend.StudioRerun`, gradio-rerun with checked edits to its front
 end) closes the previous play's recordings before opening the next and starts the web
 viewer on the first play only: the page shows exactly the recording asked for, with its own

@@ -115,6 +115,7 @@ def test_a_play_that_cannot_be_served_by_url_is_logged_not_silent(tmp_path, capl
         assert served_urls([str(rrd)], None) == [str(rrd)]
     assert "no request to build URLs from; 1 recording(s) handed over as files" in caplog.text
     caplog.clear()
+
     class Unreadable:  # a request whose address cannot be read
         @property
         def url(self):

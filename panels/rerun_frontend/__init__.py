@@ -1,4 +1,4 @@
-"""The studio's Rerun viewer component: gradio-rerun's, with one viewer kept per page.
+"""The studio's Rerun viewer component: gradio-rerun's, with one viewer kept per panel visit.
 
 gradio-rerun 0.26.2's front end starts a web viewer when the component mounts and, on every
 new value, opens the value's recordings in it without closing the ones already open. The
