@@ -21,10 +21,17 @@ in turn, the Datasets one holding the played viewer; median over all switches.
 
 Switches are timed both ways too (Playwright's click, and the click event in the page).
 
+The studio runs as its own process (`studio launch`, as users run it; `--server thread` serves
+it inside this process as runs before 2026-12-01 13:30 UTC did). `--compositing` picks how
+chromium composites the page: `software` (default; the tests' flags, with --disable-gpu every
+frame of the viewer's WebGL canvas is read back to the CPU) or `gpu` (Chromium's GPU path, as
+on a desktop with a GPU; on a machine without one, that GPU is SwiftShader).
+
 Screenshots are polled (~every 0.1–0.3 s on a slow machine), so times are upper bounds.
 The machine's load average is printed with the results: run it on an idle machine.
 
     nice -n 10 .venv/bin/python benchmarks/viewer.py [--repeat 20] [--frames 1000] [--cases first,cached,switch]
+        [--compositing software|gpu] [--server process|thread]
 """
 
 from __future__ import annotations
@@ -75,6 +82,14 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--frames", type=int, default=1000)
     ap.add_argument("--cases", default="first,cached,switch", help="which measurements to run (comma-separated)")
+    ap.add_argument("--server", choices=("process", "thread"), default="process",
+                    help="serve the studio as its own process (`studio launch`, as users run it; default) or in "
+                         "this process's threads (runs before 2026-12-01 13:30 UTC: the server then shares this "
+                         "process's GIL with Playwright and the screenshots' pixel counting)")
+    ap.add_argument("--compositing", choices=("software", "gpu"), default="software",
+                    help="software: the tests' flags (--disable-gpu: the page is composited in software, every WebGL "
+                         "frame read back to the CPU); gpu: without --disable-gpu, Chromium composites through its GPU "
+                         "process as on a desktop with a GPU (here the GPU is SwiftShader, a software rasteriser)")
     args = ap.parse_args()
     cases = set(args.cases.split(","))
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -82,7 +97,7 @@ def main() -> None:
 
     from conftest import CHROMIUM, CHROMIUM_ARGS
     from playwright.sync_api import sync_playwright
-    from viewer_world import build_world, serve
+    from viewer_world import build_world, serve, serve_process
 
     from studio.playback.cache import clear
 
@@ -90,7 +105,8 @@ def main() -> None:
     t0 = time.perf_counter()
     project = build_world(tmp / "home", frames=60, long_frames=args.frames)
     print(f"world built in {time.perf_counter() - t0:.1f} s; load average {os.getloadavg()}", flush=True)
-    demo, url = serve(project)
+    demo, url = serve(project) if args.server == "thread" else serve_process(project)
+    print(f"server: {args.server}; compositing: {args.compositing}", flush=True)
     long = project.datasets_dir / "long"
     # per play: (s from Playwright's click, s from the click event, request sent +s, recording fetched +s)
     first: list[tuple[float, float, float, float]] = []
@@ -98,7 +114,8 @@ def main() -> None:
     switches: list[tuple[str, float, float]] = []
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            flags = [a for a in CHROMIUM_ARGS if not (args.compositing == "gpu" and a == "--disable-gpu")]
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=flags)
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.set_default_timeout(240_000)
             t = time.perf_counter()

@@ -64,3 +64,42 @@ def serve(project):
     url = f"http://127.0.0.1:{port}/"
     wait_http(url)
     return demo, url
+
+
+class _Process:
+    """A `studio launch` server process (what users run); close() stops it."""
+
+    def __init__(self, proc, log):
+        self.proc, self.log = proc, log
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except Exception:  # noqa: BLE001 - did not stop: kill it
+            self.proc.kill()
+        self.log.close()
+
+
+def serve_process(project):
+    """Serve the studio as its own process (`python -m studio.cli launch`): (server, url)."""
+    import os
+    import subprocess
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from helpers import free_port, wait_http
+
+    port = free_port()
+    log = open(project.home / "launch.log", "ab")  # noqa: SIM115 - closed by _Process.close
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "studio.cli", "launch", "--port", str(port),
+                             "--project", str(project.home)],
+                            cwd=Path(__file__).resolve().parents[1], env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_http(url, timeout=120)
+    except TimeoutError:
+        _Process(proc, log).close()
+        raise RuntimeError(f"the studio did not start; see {project.home / 'launch.log'}") from None
+    return _Process(proc, log), url
