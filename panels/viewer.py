@@ -22,7 +22,6 @@ Recordings come from `studio.playback` (cached under the project, which the app 
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import time
 from pathlib import Path
@@ -57,44 +56,23 @@ def rerun_component(files: list[str] | None, *, elem_id: str = "rerun-viewer", h
 def rerun_viewer(*, elem_id: str = "rerun-viewer", height: int | str = HEIGHT,
                  label: str | None = None, empty: str = "Pick an episode and press ▶ Play: it plays here.",
                  **kwargs: Any):
-    """A viewer slot: every value sent to it is drawn by the slot's one viewer, the previous
-    value's recordings closed first.
+    """A viewer slot (a `gr.State`): every value sent to it is drawn by the slot's one viewer,
+    the previous value's recordings closed first.
 
-    Send it `viewer_value(recording)` (or None to clear). Inside a Blocks context.
-
-    The slot is a hidden component the page holds (not a `gr.State`, which only the server
-    holds): its change is handed to the viewer by a listener that runs in the browser, so a play
-    is one round trip to the server, not two (a State's change asks the server again to turn the
-    value into the viewer's; 0.3–1 s of a play while the viewer draws, benchmarks/viewer.py)."""
+    Send it `viewer_value(recording)` (or None to clear). Inside a Blocks context."""
     kwargs.pop("visible", None)  # nothing is shown until there is something to play
-    slot = gr.JSON(None, visible="hidden", elem_id=f"{elem_id}-slot", show_label=False)
+    slot = gr.State(None)
     placeholder = _placeholder(elem_id, empty)
     view = rerun_component(None, elem_id=elem_id, height=height, label=label, visible=False, **kwargs)
-    slot.change(None, [slot], [view, placeholder], js=SHOW_PLAY_JS.replace("SLOT_ID", json.dumps(elem_id)),
-                show_progress="hidden", queue=False)
+
+    def show_play(v, request: gr.Request):
+        files = viewer_files(v)
+        if not files:
+            return gr.update(value=None, visible=False), gr.update(visible=True)
+        return gr.update(value=served_urls(files, request), visible=True), gr.update(visible=False)
+
+    slot.change(show_play, [slot], [view, placeholder], show_progress="hidden", queue=False)
     return slot
-
-
-# The slot's change, in the page: the viewer gets the value's URLs (paths the server could not
-# make URLs of become the app's file URLs here) and shows; an empty value hides it behind the
-# placeholder. gradio 5 mounts a hidden panel's components afresh when it is shown again, and the
-# slot then reports its value as changed: the play it already handed over is left alone (the
-# viewer, mounted again too, reopens its own value).
-SHOW_PLAY_JS = """
-(v) => {
-  const keep = {__type__: "update"};
-  const seen = (window.__studioViewerPlays = window.__studioViewerPlays || {});
-  const play = v && v.play;
-  if (play && seen[SLOT_ID] === play) return [keep, keep];
-  seen[SLOT_ID] = play;
-  const root = String((window.gradio_config && window.gradio_config.root) || location.href).replace(/[/]*$/, "/");
-  const url = (f) => /^https?:[/][/]/.test(f) ? f
-    : new URL("gradio_api/file=" + String(f).split("/").map(encodeURIComponent).join("/"), root).href;
-  const files = (v && (v.urls || v.files)) || [];
-  if (!files.length) return [{__type__: "update", value: null, visible: false}, {__type__: "update", visible: true}];
-  return [{__type__: "update", value: files.map(url), visible: true}, {__type__: "update", visible: false}];
-}
-"""
 
 
 def _placeholder(elem_id: str, text: str):
@@ -150,16 +128,10 @@ def viewer_files(value: Any) -> list[str]:
 
 
 def viewer_value(recording: Any) -> dict[str, Any]:
-    """What a viewer slot takes for a `studio.playback.Recording` (or an .rrd path): its file,
-    the app's URL of it (made from the event's request; the viewer opens a URL from the
-    blueprint's time cursor; made by the page when there is no request) and a play number, so
-    that playing the same recording again replays it from frame 0."""
+    """What a viewer slot takes for a `studio.playback.Recording` (or an .rrd path): its file
+    and a play number, so that playing the same recording again replays it from frame 0."""
     path = getattr(recording, "path", recording)
-    value: dict[str, Any] = {"files": [str(Path(path))], "play": f"{time.time_ns()}-{next(_plays)}"}
-    request = _current_request()
-    if request is not None:  # outside an event the page makes the URLs (SHOW_PLAY_JS)
-        value["urls"] = served_urls(value["files"], request)
-    return value
+    return {"files": [str(Path(path))], "play": f"{time.time_ns()}-{next(_plays)}"}
 
 
 def show_episodes(project, sources: Any, **kwargs: Any):

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from urllib.parse import quote
-
 import pytest
-from helpers import free_port, wait_http
 
 
 def _installed_index() -> str:
@@ -77,7 +73,7 @@ def test_the_component_is_served_from_the_derived_front_end():
 
 
 @pytest.mark.parametrize("route, root_path", [
-    ("/gradio_api/run/predict", ""),  # an unqueued event
+    ("/gradio_api/run/predict", ""),  # an unqueued event: how a viewer slot hands over its play
     ("/gradio_api/queue/join", ""),
     ("/studio/gradio_api/run/predict", "/studio"),  # served under a sub-path
 ])
@@ -85,9 +81,8 @@ def test_a_play_reaches_the_viewer_as_a_url_it_opens_not_a_file_pushed_into_its_
     """A file handed to gradio-rerun as a path is copied to gradio's cache and pushed through its
     channel: the viewer cannot close it (recordings pile up), follows it to the last frame, and an
     episode played again after another stays hidden behind the other one. A URL is opened, closed
-    and replayed by the studio's front end. Unqueued events (the viewer slot's, until plays handed
-    their URLs over themselves) once fell back to paths: gradio's get_api_call_path knows only
-    queued routes."""
+    and replayed by the studio's front end. Unqueued events (the viewer slot's) once fell back to
+    paths because gradio's get_api_call_path knows only queued routes."""
     import gradio as gr
     from starlette.requests import Request
 
@@ -134,61 +129,3 @@ def test_a_play_that_cannot_be_served_by_url_is_logged_not_silent(tmp_path, capl
     with caplog.at_level(logging.WARNING, logger="studio.ui"):
         assert served_urls([], None) == []  # nothing to play: nothing to say
     assert caplog.text == ""
-
-
-def test_a_play_is_one_round_trip_every_viewer_is_set_in_the_page(project):
-    """Every event that sets a panel's viewer runs in the browser (the slot's listener): a play
-    asks the server once, for its own event. Until 2026-12-01 the slot was a gr.State whose
-    change asked the server again to turn the value into the viewer's (0.3–1 s of a play while
-    the viewer draws)."""
-    from panels.app import build_app
-
-    config = build_app(project).get_config_file()
-    viewers = {c["id"]: c["props"].get("elem_id") for c in config["components"] if c.get("type") == "studiorerun"}
-    assert set(viewers.values()) >= {"datasets-viewer", "curate-viewer", "rollouts-viewer", "compare-viewer"}
-    setters = [d for d in config["dependencies"] if any(o in viewers for o in d["outputs"])]
-    assert len(setters) >= 4
-    for dep in setters:
-        names = [viewers[o] for o in dep["outputs"] if o in viewers]
-        assert dep["js"] and not dep["backend_fn"], f"{names}: set by an event that runs on the server"
-
-
-def test_a_value_made_outside_an_event_is_opened_by_url_the_page_makes(tmp_path, page):
-    """With no request to make URLs from, the page makes the app's file URL of the recording
-    itself: the viewer opens it by URL (from frame 0), not as a file pushed into its channel."""
-    import gradio as gr
-    from test_rerun_embed import write_tiny_rrd
-
-    from panels.viewer import rerun_viewer, viewer_value
-
-    rrd = write_tiny_rrd(tmp_path / "tiny.rrd")
-    value = viewer_value(rrd)  # not in an event: no request
-    assert value["files"] == [str(rrd)] and "urls" not in value
-    with gr.Blocks(analytics_enabled=False, theme=gr.themes.Default(font=["sans-serif"], font_mono=["monospace"])) as demo:
-        slot = rerun_viewer(elem_id="v", empty="Nothing played yet")
-        gr.Button("Play", elem_id="go").click(lambda: value, None, slot)
-        gr.Button("Clear", elem_id="clear").click(lambda: None, None, slot)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                allowed_paths=[str(tmp_path)])
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_http(url)
-        fetched = []
-        page.on("response", lambda r: fetched.append((r.url, r.status)) if r.url.endswith("tiny.rrd") else None)
-        page.goto(url)
-        page.get_by_text("Nothing played yet").wait_for()
-        assert not page.locator("#v").is_visible()
-        page.click("#go")
-        page.wait_for_selector("#v canvas", state="attached", timeout=120_000)
-        page.get_by_text("Nothing played yet").wait_for(state="hidden")
-        deadline = time.monotonic() + 60
-        while not fetched and time.monotonic() < deadline:
-            page.wait_for_timeout(200)
-        assert fetched == [(f"{url}gradio_api/file={quote(str(rrd.resolve()))}", 200)]
-        page.click("#clear")
-        page.get_by_text("Nothing played yet").wait_for()
-        assert not page.locator("#v").is_visible()
-        assert not page.console_errors.errors(), page.console_errors
-    finally:
-        demo.close()
