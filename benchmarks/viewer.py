@@ -22,7 +22,7 @@ in turn, the Datasets one holding the played viewer; median over all switches.
 Switches are timed both ways too (Playwright's click, and the click event in the page).
 
 The studio runs as its own process (`studio launch`, as users run it; `--server thread` serves
-it inside this process as runs before 2026-12-01 13:30 UTC did). `--compositing` picks how
+it inside this process as runs before 2026-12-01 14:09 UTC did). `--compositing` picks how
 chromium composites the page: `software` (default; the tests' flags, with --disable-gpu every
 frame of the viewer's WebGL canvas is read back to the CPU) or `gpu` (Chromium's GPU path, as
 on a desktop with a GPU; on a machine without one, that GPU is SwiftShader).
@@ -84,7 +84,7 @@ def main() -> None:
     ap.add_argument("--cases", default="first,cached,switch", help="which measurements to run (comma-separated)")
     ap.add_argument("--server", choices=("process", "thread"), default="process",
                     help="serve the studio as its own process (`studio launch`, as users run it; default) or in "
-                         "this process's threads (runs before 2026-12-01 13:30 UTC: the server then shares this "
+                         "this process's threads (runs before 2026-12-01 14:09 UTC: the server then shares this "
                          "process's GIL with Playwright and the screenshots' pixel counting)")
     ap.add_argument("--compositing", choices=("software", "gpu"), default="software",
                     help="software: the tests' flags (--disable-gpu: the page is composited in software, every WebGL "
