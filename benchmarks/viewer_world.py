@@ -73,10 +73,12 @@ class _Process:
         self.proc, self.log = proc, log
 
     def close(self) -> None:
+        import subprocess
+
         self.proc.terminate()
         try:
             self.proc.wait(timeout=20)
-        except Exception:  # noqa: BLE001 - did not stop: kill it
+        except subprocess.TimeoutExpired:  # did not stop: kill it
             self.proc.kill()
         self.log.close()
 

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from studio.cli import main
 from studio.compare import compare_paths, load_rollout_set
@@ -66,7 +67,7 @@ def test_compare_panel_plays_a_seed_side_by_side(novice_expert, project, serve_a
         try:
             status.get_by_text(re.compile(rf"[Ss]eed {seed}\b")).first.wait_for(timeout=15_000)  # preparing, or done
             break
-        except Exception:  # noqa: BLE001 - not taken: the grid was redrawn under the click
+        except PlaywrightTimeout:  # not taken: the grid was redrawn under the click
             continue
     # wait for the finished status, not the progress text ("Preparing seed …") shown meanwhile
     status.get_by_text(f"B {expert.name} episode 1").wait_for(timeout=120_000)
