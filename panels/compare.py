@@ -197,7 +197,9 @@ def build(ctx: AppContext) -> None:
         progress(0.1, desc=f"Preparing seed {s}: {a.name} episode {ea} and {b.name} episode {eb}")
         from panels.viewer import notes_markdown, show_episodes
 
-        value, rec = show_episodes(ctx.project, [(str(a.root), ea, f"A {a.name}"), (str(b.root), eb, f"B {b.name}")])
+        # the views' titles name set and episode: another seed retitles them
+        value, rec = show_episodes(ctx.project, [(str(a.root), ea, f"A {a.name} ep{ea}"),
+                                                 (str(b.root), eb, f"B {b.name} ep{eb}")])
         oa = a.episodes.loc[a.episodes["episode_index"] == ea, "outcome"].iloc[0]
         ob = b.episodes.loc[b.episodes["episode_index"] == eb, "outcome"].iloc[0]
         text = f"Seed **{s}**: A `{a.name}` episode {ea} ({oa}) beside B `{b.name}` episode {eb} ({ob})"

@@ -54,6 +54,23 @@ def coloured_pixels(png: bytes, min_chroma: int = 40) -> int:
     return int(((rgb.max(axis=2) - rgb.min(axis=2)) >= min_chroma).sum())
 
 
+TITLE_BAR = 24  # px: the viewer's top row, its views' titles ("episode_3 · observation.images.front", …)
+
+
+def title_bar(png: bytes, height: int = TITLE_BAR) -> bytes:
+    """The top `height` rows of a viewer screenshot, where Rerun draws its views' titles. They
+    name the recording's entities (the episode), stand still while it plays, and change when
+    another recording is shown: a view that keeps playing the previous episode keeps them."""
+    import io
+
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(png)).convert("RGB")
+    out = io.BytesIO()
+    im.crop((0, 0, im.width, min(height, im.height))).save(out, "PNG")
+    return out.getvalue()
+
+
 def changed_pixels(png_a: bytes, png_b: bytes, min_delta: int = 40) -> int:
     """Pixels that differ by ≥ `min_delta` in some channel between two same-size screenshots."""
     import io

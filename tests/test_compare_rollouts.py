@@ -75,7 +75,7 @@ def test_compare_panel_plays_a_seed_side_by_side(novice_expert, project, serve_a
     assert f"A {novice.name} episode 1" in text and f"B {expert.name} episode 1" in text, text
     page.wait_for_selector("#compare-viewer canvas", state="attached", timeout=60_000)
     (rrd,) = (project.home / "cache" / "playback").glob("*.rrd")
-    assert_one_recording_of_both(rrd, [(f"A_{novice.name}", novice, 1), (f"B_{expert.name}", expert, 1)])
+    assert_one_recording_of_both(rrd, [(f"A_{novice.name}_ep1", novice, 1), (f"B_{expert.name}_ep1", expert, 1)])
     assert not page.console_errors.errors(), page.console_errors
     if os.environ.get("STUDIO_SCREENSHOTS"):
         page.screenshot(path=os.path.join(os.environ["STUDIO_SCREENSHOTS"], "compare.png"), full_page=True)

@@ -1,6 +1,8 @@
 """The embedded Rerun viewer draws every recording it is asked to play: consecutive plays
 in each panel are checked on the PIXELS of the viewer (a blank view is a dark background
-with grey grid lines; a drawn one has thousands of coloured pixels: curves, video, 3D)."""
+with grey grid lines; a drawn one has thousands of coloured pixels: curves, video, 3D), and
+a play of another recording must change the views' titles (its entities' names): the
+previous recording, still playing, changes its pixels by itself and keeps its titles."""
 
 from __future__ import annotations
 
@@ -13,12 +15,15 @@ from helpers import (
     coloured_pixels,
     free_port,
     sim_rollout_set,
+    title_bar,
     wait_http,
 )
 
 from studio.synthetic import write_synthetic_dataset
 
 DRAWN = 2500  # coloured pixels: a drawn view has > 5,000 (thin curves on light grey); an empty one < 500
+RETITLED = 10  # title-bar pixels that change when another recording is shown (26 for episode_0 → _3 in
+# Curate, 926 for episode_0 → _1 in Datasets); playing one recording changes none
 
 
 @pytest.fixture(scope="module")
@@ -70,20 +75,23 @@ def shot(page, selector: str) -> bytes | None:
     return page.screenshot(clip=box)
 
 
-def wait_drawn(page, selector: str, previous: bytes | None = None, timeout: float = 180.0) -> bytes:
+def wait_drawn(page, selector: str, previous: bytes | None = None, timeout: float = 180.0,
+               same_recording: bool = False) -> bytes:
     """Poll the viewer until it is drawn (coloured pixels ≥ DRAWN) and, after a previous play,
-    shows something else than before. Returns the last screenshot; fails with the counts."""
+    shows something else than before: another recording (unless `same_recording`) retitles
+    the views. Returns the last screenshot; fails with the counts."""
     deadline = time.monotonic() + timeout
     counts = []
     while True:
         png = shot(page, selector)
         n = coloured_pixels(png) if png else 0
         d = changed_pixels(previous, png) if previous is not None and png else None
-        counts.append((n, d))
-        if n >= DRAWN and (previous is None or d >= 2000):
+        t = changed_pixels(title_bar(previous), title_bar(png)) if previous is not None and png else None
+        counts.append((n, d, t))
+        if n >= DRAWN and (previous is None or (d >= 2000 and (same_recording or t >= RETITLED))):
             return png
         if time.monotonic() > deadline:
-            pytest.fail(f"{selector} not drawn: (coloured, changed) pixels over time {counts[-8:]}")
+            pytest.fail(f"{selector} not drawn: (coloured, changed, retitled) pixels over time {counts[-8:]}")
         page.wait_for_timeout(500)
 
 
@@ -164,7 +172,7 @@ def test_datasets_plays_episodes_with_keys_and_buttons(served, page):
         assert time.monotonic() < deadline, "episode 1 kept playing for a minute"
     ended = shot(page, "#datasets-viewer")
     page.locator("#datasets-show-episode").click()  # the episode on screen, played again: from frame 0
-    wait_drawn(page, "#datasets-viewer", previous=ended)
+    wait_drawn(page, "#datasets-viewer", previous=ended, same_recording=True)
     assert page.locator("#datasets-viewer canvas").count() == 1  # one viewer, not one per play
     assert not page.console_errors.errors(), page.console_errors
 
