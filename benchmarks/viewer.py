@@ -109,9 +109,8 @@ def settled_titles(page, selector, other=None, timeout=300.0):
     deadline, last, since = time.monotonic() + timeout, None, 0.0
     while time.monotonic() < deadline:
         png = _shot(page, selector)
-        if png and coloured_pixels(png) >= DRAWN and (other is None or
-                                                      changed_pixels(title_bar(png), other) >= OTHER_TITLES):
-            bar = title_bar(png)
+        bar = title_bar(png) if png else None
+        if png and coloured_pixels(png) >= DRAWN and (other is None or changed_pixels(bar, other) >= OTHER_TITLES):
             if last is not None and changed_pixels(bar, last) == 0:
                 if time.monotonic() - since >= 3.0:
                     return bar
@@ -199,7 +198,8 @@ def main() -> None:
                           at(res.find((e) => e.name.includes('.rrd')))];
                 }""")
                 # it cannot be shown before the viewer asked for its recording (fetch start)
-                lower = max(lower - click / 1000 if lower is not None else 0.0, 0.0 if math.isnan(fetched) else fetched / 1000)
+                shot_lower = lower - click / 1000 if lower is not None else 0.0
+                lower = max(shot_lower, 0.0 if math.isnan(fetched) else fetched / 1000)
                 return done, lower, upper - click / 1000, sent / 1000, fetched / 1000
 
             def report(case: str, i: int, p: tuple[float, float, float, float, float]) -> None:

@@ -82,11 +82,12 @@ def wait_drawn(page, selector: str, previous: bytes | None = None, timeout: floa
     the views. Returns the last screenshot; fails with the counts."""
     deadline = time.monotonic() + timeout
     counts = []
+    titles = title_bar(previous) if previous is not None else None
     while True:
         png = shot(page, selector)
         n = coloured_pixels(png) if png else 0
         d = changed_pixels(previous, png) if previous is not None and png else None
-        t = changed_pixels(title_bar(previous), title_bar(png)) if previous is not None and png else None
+        t = changed_pixels(titles, title_bar(png)) if previous is not None and png else None
         counts.append((n, d, t))
         if n >= DRAWN and (previous is None or (d >= 2000 and (same_recording or t >= RETITLED))):
             return png
