@@ -14,8 +14,13 @@ two episodes, so every play must replace what is on screen. Two cases, median of
 Each play is timed twice: from the start of Playwright's click (which first scrolls the button
 into view and waits for it to be stable: two animation frames, slow while the viewer draws in
 software) and from the click event as the page received it (a capture listener's Date.now()),
-the user's moment. Inside the page, resource timing gives when the click's request left and
-when the viewer requested the recording (its fetch start), relative to the click event.
+the user's moment. Inside the page, resource timing gives the phases of a play, relative to
+the click event: the click's request leaves (`queue/join`), the server's answer has arrived
+(its `queue/data` stream ends: the recording is found or written), the viewer slot's own round
+trip has come back (`run/predict`, which hands the viewer the recording's URL), and the viewer
+requests the recording (its fetch start). The page's long tasks (> 50 ms, PerformanceObserver)
+between the click and that fetch say how much of the wait the main thread was busy, and the
+longest of them.
 
 And how long switching panels takes ("feels immediate"): the clock runs from the click on a
 panel's name in the sidebar until that panel is visible (its column shown), for every panel
@@ -48,6 +53,7 @@ The machine's load average is printed with the results: run it on an idle machin
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import statistics
@@ -64,6 +70,41 @@ sys.path.insert(0, str(ROOT / "tests"))
 DRAWN = 2500
 SAME_TITLES = 5  # px of the title bar that may differ from the asked episode's (none did; one glyph is ~26)
 OTHER_TITLES = 200  # px that must differ between the two episodes' title bars (926 measured)
+
+# In the page, relative to the click event (s): the phases of a play (NaN when resource timing did
+# not list them), and the long tasks between the click and the viewer's fetch of the recording.
+PHASES_JS = """() => {
+  const click = window.__bench_click, at = (t) => performance.timeOrigin + t - click;
+  const res = performance.getEntriesByType('resource');
+  const find = (part, after) => res.find((e) => e.name.includes(part) && at(e.startTime) >= after);
+  const join = find('/gradio_api/queue/join', -1), sent = join ? at(join.startTime) : NaN;
+  const data = join && find('/gradio_api/queue/data', sent), answered = data ? at(data.responseEnd) : NaN;
+  const slot = data && find('/gradio_api/run/predict', at(data.startTime)), handed = slot ? at(slot.responseEnd) : NaN;
+  const rrd = res.find((e) => e.name.includes('.rrd')), fetched = rrd ? at(rrd.startTime) : NaN;
+  const tasks = (window.__bench_long || []).filter(([t, d]) => at(t) + d > 0 && at(t) < (isNaN(fetched) ? Infinity : fetched));
+  return {click, sent, answered, handed, fetched,
+          busy: tasks.reduce((s, [t, d]) => s + d, 0), longest: Math.max(0, ...tasks.map(([t, d]) => d))};
+}"""
+LONG_TASKS_JS = """() => new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) (window.__bench_long ||= []).push([e.startTime, e.duration]);
+}).observe({type: 'longtask'})"""
+
+
+@dataclasses.dataclass
+class Play:
+    """One play, in s: from Playwright's click to the screenshot showing it; from the click event
+    to the lower and upper bound of its being shown; its phases after the click event (NaN when
+    not listed); the page's long tasks before the fetch (total and longest)."""
+
+    done: float
+    lower: float
+    upper: float
+    sent: float
+    answered: float
+    handed: float
+    fetched: float
+    busy: float
+    longest: float
 
 
 def _shot(page, selector):
@@ -151,11 +192,8 @@ def main() -> None:
     demo, url = serve(project) if args.server == "thread" else serve_process(project)
     print(f"server: {args.server}; compositing: {args.compositing}", flush=True)
     long = project.datasets_dir / "long"
-    # per play: (s from Playwright's click to the screenshot showing it, s from the click event to the
-    # last screenshot not showing it being asked for, s from the click event to the one showing it
-    # coming back, request sent +s, recording requested +s)
-    first: list[tuple[float, float, float, float, float]] = []
-    cached: list[tuple[float, float, float, float, float]] = []
+    first: list[Play] = []
+    cached: list[Play] = []
     switches: list[tuple[str, float, float]] = []
     try:
         with sync_playwright() as pw:
@@ -172,16 +210,17 @@ def main() -> None:
             last = None
 
             page.evaluate("() => document.addEventListener('click', () => { window.__bench_click = Date.now(); }, true)")
+            page.evaluate(LONG_TASKS_JS)
 
             def click_play(ep: int) -> float:
                 nonlocal last
                 page.locator("#datasets-episode input").fill(str(ep))
-                page.evaluate("performance.clearResourceTimings(); window.__bench_click = null")
+                page.evaluate("performance.clearResourceTimings(); window.__bench_click = null; window.__bench_long = []")
                 t, last = time.perf_counter(), ep
                 page.locator("#datasets-show-episode").click()
                 return t
 
-            def play(ep: int) -> tuple[float, float, float, float, float]:
+            def play(ep: int) -> Play:
                 assert ep != last, "a play must replace the episode on screen"
                 t = click_play(ep)
                 # no screenshots (each slows the page down) until the viewer has fetched the recording:
@@ -190,22 +229,18 @@ def main() -> None:
                                        ".some((e) => e.name.includes('.rrd'))", polling=100, timeout=300_000)
                 lower, upper = wait_shows(page, "#datasets-viewer", titles[ep])
                 done = time.perf_counter() - t
-                # in the page, relative to the click event: the click's request, the recording's fetch
-                click, sent, fetched = page.evaluate("""() => {
-                  const at = (e) => e ? performance.timeOrigin + e.startTime - window.__bench_click : NaN;
-                  const res = performance.getEntriesByType('resource');
-                  return [window.__bench_click, at(res.find((e) => e.name.includes('/gradio_api/queue/join'))),
-                          at(res.find((e) => e.name.includes('.rrd')))];
-                }""")
+                ph = {k: (math.nan if v is None else v / 1000) for k, v in page.evaluate(PHASES_JS).items()}
+                click = ph.pop("click")
                 # it cannot be shown before the viewer asked for its recording (fetch start)
-                shot_lower = lower - click / 1000 if lower is not None else 0.0
-                lower = max(shot_lower, 0.0 if math.isnan(fetched) else fetched / 1000)
-                return done, lower, upper - click / 1000, sent / 1000, fetched / 1000
+                shot_lower = lower - click if lower is not None else 0.0
+                lower = max(shot_lower, 0.0 if math.isnan(ph["fetched"]) else ph["fetched"])
+                return Play(done, lower, upper - click, **ph)
 
-            def report(case: str, i: int, p: tuple[float, float, float, float, float]) -> None:
-                print(f"  {case} {i + 1}/{args.repeat}: shown {p[1]:.2f}–{p[2]:.2f} s after the click event "
-                      f"({p[0]:.2f} s from Playwright's click; request sent +{p[3]:.2f} s, recording requested "
-                      f"+{p[4]:.2f} s)", flush=True)
+            def report(case: str, i: int, p: Play) -> None:
+                print(f"  {case} {i + 1}/{args.repeat}: shown {p.lower:.2f}–{p.upper:.2f} s after the click event "
+                      f"({p.done:.2f} s from Playwright's click; request sent +{p.sent:.2f} s, answered "
+                      f"+{p.answered:.2f} s, viewer handed the URL +{p.handed:.2f} s, recording requested "
+                      f"+{p.fetched:.2f} s; long tasks before it {p.busy:.2f} s, longest {p.longest:.2f} s)", flush=True)
 
             # warm-up (the browser compiles the viewer's wasm once per page): each episode's titles
             click_play(0)
@@ -245,13 +280,19 @@ def main() -> None:
 
     for name, plays, target in (("first time (recording written)", first, 3), ("cached", cached, 1)):
         if plays:
-            times, lows, ups = [p[0] for p in plays], [p[1] for p in plays], [p[2] for p in plays]
+            lows, ups = [p.lower for p in plays], [p.upper for p in plays]
             verdict = ("met" if med(ups) < target else "missed" if med(lows) >= target
                        else "not decided at this resolution")
+
+            def m(field: str, plays: list[Play] = plays) -> float:
+                return med(known(getattr(p, field) for p in plays))
+
             print(f"  {name + ':':32s} shown {med(lows):.2f}–{med(ups):.2f} s after the click event (medians of "
-                  f"the bounds; upper min {min(ups):.2f}, max {max(ups):.2f}); {med(times):.2f} s from Playwright's "
-                  f"click; request sent +{med(known(p[3] for p in plays)):.2f} s, recording requested "
-                  f"+{med(known(p[4] for p in plays)):.2f} s; target < {target} s: {verdict}")
+                  f"the bounds; upper min {min(ups):.2f}, max {max(ups):.2f}); {m('done'):.2f} s from Playwright's "
+                  f"click; target < {target} s: {verdict}\n"
+                  f"  {'':32s} phases (medians): request sent +{m('sent'):.2f} s, answered +{m('answered'):.2f} s, "
+                  f"viewer handed the URL +{m('handed'):.2f} s, recording requested +{m('fetched'):.2f} s; "
+                  f"long tasks before that {m('busy'):.2f} s (longest {m('longest'):.2f} s)")
     if switches:
         for label, k in (("from Playwright's click", 1), ("from the click event", 2)):
             d = [s[k] for s in switches]
