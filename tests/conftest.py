@@ -144,6 +144,16 @@ def _console_message(text: str, url: str = "") -> ConsoleMessage:
     return m
 
 
+def _page_error(exc) -> ConsoleMessage:
+    """An uncaught exception in the page, shown with the top of its stack (which script threw it:
+    gradio's, the viewer's or the studio's); matched against BENIGN_CONSOLE by its text alone."""
+    text = f"pageerror: {exc}"
+    frames = [ln.strip() for ln in (getattr(exc, "stack", None) or "").splitlines()[1:4]]
+    m = ConsoleMessage(f"{text} ({' | '.join(frames)})" if frames else text)
+    m.text, m.url = text, ""
+    return m
+
+
 class ConsoleLog(list):
     def errors(self) -> list[str]:
         return [m for m in self
@@ -155,7 +165,7 @@ def watch_console(pg):
     errors = ConsoleLog()
     pg.on("console", lambda msg: errors.append(_console_message(msg.text, (msg.location or {}).get("url", "")))
           if msg.type == "error" else None)
-    pg.on("pageerror", lambda exc: errors.append(_console_message(f"pageerror: {exc}")))
+    pg.on("pageerror", lambda exc: errors.append(_page_error(exc)))
     pg.console_errors = errors
     pg.set_default_timeout(90_000)  # a wait, not a speed check: a 2-core CI runner under load needs > 30 s
     return pg
