@@ -116,9 +116,9 @@ def main() -> None:
                 page.goto(url + href)
                 page.locator(selector).get_by_text(text).first.wait_for()
                 if slug == "datasets-episode":  # the episode playing, not the overview above it
-                    from viewer import wait_drawn
+                    from helpers import wait_viewer_drawn
 
-                    wait_drawn(page, "#datasets-viewer", None)
+                    wait_viewer_drawn(page, "#datasets-viewer")
                     page.locator("#datasets-episode-info").evaluate("el => el.scrollIntoView({block: 'start'})")
                 if slug == "train" and job:  # the job, not the form: queue, progress and loss curves in view
                     page.locator("#train-loss .js-plotly-plot").wait_for()

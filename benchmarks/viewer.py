@@ -67,7 +67,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-DRAWN = 2500
 SAME_TITLES = 5  # px of the title bar that may differ from the asked episode's (none did; one glyph is ~26)
 OTHER_TITLES = 200  # px that must differ between the two episodes' title bars (926 measured)
 
@@ -107,18 +106,6 @@ class Play:
     longest: float
 
 
-def _shot(page, selector):
-    loc = page.locator(selector).first
-    try:
-        loc.evaluate("el => el.scrollIntoView({block: 'start'})", timeout=10_000)
-        box = loc.bounding_box(timeout=10_000)
-    except Exception:  # noqa: BLE001 - being re-rendered
-        return None
-    if not box or box["width"] < 50 or box["height"] < 50:
-        return None
-    return page.screenshot(clip=box)
-
-
 def wait_shows(page, selector, titles, timeout=300.0):
     """Poll until the viewer shows the recording whose title bar is `titles`, drawn. Returns
     (lower, upper): time.time() when the last screenshot that did not show it was asked for,
@@ -129,12 +116,12 @@ def wait_shows(page, selector, titles, timeout=300.0):
     screenshot", which the previous episode, still playing, met by itself: half the plays were
     counted done on a screenshot of the episode played before (its titles), so those numbers
     are too low (docs/benchmarks.md)."""
-    from helpers import changed_pixels, coloured_pixels, title_bar
+    from helpers import DRAWN, changed_pixels, coloured_pixels, title_bar, viewer_shot
 
     deadline, lower = time.monotonic() + timeout, None
     while time.monotonic() < deadline:
         asked = time.time()
-        png = _shot(page, selector)
+        png = viewer_shot(page, selector, 10_000)
         if png and coloured_pixels(png) >= DRAWN and changed_pixels(title_bar(png), titles) <= SAME_TITLES:
             return lower, time.time()
         lower = asked
@@ -145,11 +132,11 @@ def wait_shows(page, selector, titles, timeout=300.0):
 def settled_titles(page, selector, other=None, timeout=300.0):
     """The title bar of the viewer once drawn (and, given `other`, showing other titles than
     those) and unchanged for 3 s: the reference an episode's plays are recognised by."""
-    from helpers import changed_pixels, coloured_pixels, title_bar
+    from helpers import DRAWN, changed_pixels, coloured_pixels, title_bar, viewer_shot
 
     deadline, last, since = time.monotonic() + timeout, None, 0.0
     while time.monotonic() < deadline:
-        png = _shot(page, selector)
+        png = viewer_shot(page, selector, 10_000)
         bar = title_bar(png) if png else None
         if png and coloured_pixels(png) >= DRAWN and (other is None or changed_pixels(bar, other) >= OTHER_TITLES):
             if last is not None and changed_pixels(bar, last) == 0:

@@ -23,13 +23,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 def save(page, out: Path, name: str, selector: str, shows: tuple[str, str]) -> None:
     """Screenshot the page once `shows` = (selector, text) says the wanted episode is the one
     played and the viewer has drawn it (and, within a minute, its camera frames)."""
+    from helpers import viewer_shot, wait_viewer_drawn
     from PIL import Image
-    from viewer import _shot, wait_drawn
 
     page.locator(shows[0]).get_by_text(shows[1]).first.wait_for()
-    wait_drawn(page, selector, None)
+    wait_viewer_drawn(page, selector)
     for _ in range(60):  # the cameras (left part) show a spinner until the first frames decode
-        png = _shot(page, selector)
+        png = viewer_shot(page, selector, 10_000)
         if png and _camera_pixels(png) > 20_000:
             break
         page.wait_for_timeout(1000)

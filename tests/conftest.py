@@ -138,8 +138,8 @@ class ConsoleMessage(str):
     url = ""
 
 
-def _console_message(text: str, url: str = "") -> ConsoleMessage:
-    m = ConsoleMessage(f"{text} [{url}]" if url else text)
+def _console_message(text: str, url: str = "", where: str = "") -> ConsoleMessage:
+    m = ConsoleMessage(text + (f" [{url}]" if url else "") + (f" ({where})" if where else ""))
     m.text, m.url = text, url
     return m
 
@@ -147,11 +147,8 @@ def _console_message(text: str, url: str = "") -> ConsoleMessage:
 def _page_error(exc) -> ConsoleMessage:
     """An uncaught exception in the page, shown with the top of its stack (which script threw it:
     gradio's, the viewer's or the studio's); matched against BENIGN_CONSOLE by its text alone."""
-    text = f"pageerror: {exc}"
     frames = [ln.strip() for ln in (getattr(exc, "stack", None) or "").splitlines()[1:4]]
-    m = ConsoleMessage(f"{text} ({' | '.join(frames)})" if frames else text)
-    m.text, m.url = text, ""
-    return m
+    return _console_message(f"pageerror: {exc}", where=" | ".join(frames))
 
 
 class ConsoleLog(list):

@@ -54,6 +54,35 @@ def coloured_pixels(png: bytes, min_chroma: int = 40) -> int:
     return int(((rgb.max(axis=2) - rgb.min(axis=2)) >= min_chroma).sum())
 
 
+DRAWN = 2500  # coloured pixels: a drawn viewer has > 5,000 (thin curves on light grey); an empty one < 500
+
+
+def viewer_shot(page, selector: str, timeout_ms: int = 5_000) -> bytes | None:
+    """A screenshot of the element's box, or None while it is being (re-)rendered."""
+    loc = page.locator(selector).first
+    try:
+        loc.evaluate("el => el.scrollIntoView({block: 'start'})", timeout=timeout_ms)  # the viewer never "settles"
+        box = loc.bounding_box(timeout=timeout_ms)
+    except Exception:  # noqa: BLE001 - detached by a re-render: try again
+        return None
+    if not box or box["width"] < 50 or box["height"] < 50:
+        return None
+    return page.screenshot(clip=box)
+
+
+def wait_viewer_drawn(page, selector: str, timeout: float = 300.0) -> bytes:
+    """Poll until the viewer under `selector` is drawn (coloured pixels ≥ DRAWN); its screenshot."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        png = viewer_shot(page, selector, 10_000)
+        if png and coloured_pixels(png) >= DRAWN:
+            return png
+        page.wait_for_timeout(50)
+    raise TimeoutError(f"{selector} was not drawn within {timeout:.0f} s")
+
+
 TITLE_BAR = 24  # px: the viewer's top row, its views' titles ("episode_3 · observation.images.front", …)
 
 

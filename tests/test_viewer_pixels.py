@@ -11,17 +11,18 @@ import time
 
 import pytest
 from helpers import (
+    DRAWN,
     changed_pixels,
     coloured_pixels,
     free_port,
     sim_rollout_set,
     title_bar,
+    viewer_shot,
     wait_http,
 )
 
 from studio.synthetic import write_synthetic_dataset
 
-DRAWN = 2500  # coloured pixels: a drawn view has > 5,000 (thin curves on light grey); an empty one < 500
 RETITLED = 10  # title-bar pixels that change when another recording is shown (26 for episode_0 → _3 in
 # Curate, 926 for episode_0 → _1 in Datasets); playing one recording changes none
 
@@ -62,19 +63,6 @@ def open_panel(page, url: str, panel: str, ready: str) -> None:
     page.wait_for_selector(ready, timeout=240_000)
 
 
-def shot(page, selector: str) -> bytes | None:
-    """A screenshot of the element's box, or None while it is being (re-)rendered."""
-    loc = page.locator(selector).first
-    try:
-        loc.evaluate("el => el.scrollIntoView({block: 'start'})", timeout=5_000)  # the viewer never "settles"
-        box = loc.bounding_box(timeout=5_000)
-    except Exception:  # noqa: BLE001 - detached by a re-render: try again
-        return None
-    if not box or box["width"] < 50 or box["height"] < 50:
-        return None
-    return page.screenshot(clip=box)
-
-
 def wait_drawn(page, selector: str, previous: bytes | None = None, timeout: float = 180.0,
                same_recording: bool = False) -> bytes:
     """Poll the viewer until it is drawn (coloured pixels ≥ DRAWN) and, after a previous play,
@@ -84,7 +72,7 @@ def wait_drawn(page, selector: str, previous: bytes | None = None, timeout: floa
     counts = []
     titles = title_bar(previous) if previous is not None else None
     while True:
-        png = shot(page, selector)
+        png = viewer_shot(page, selector)
         n = coloured_pixels(png) if png else 0
         d = changed_pixels(previous, png) if previous is not None and png else None
         t = changed_pixels(titles, title_bar(png)) if previous is not None and png else None
@@ -171,7 +159,7 @@ def test_datasets_plays_episodes_with_keys_and_buttons(served, page):
     deadline = time.monotonic() + 60
     while playing(page, "#datasets-viewer"):  # 70 frames: its playback ends within seconds
         assert time.monotonic() < deadline, "episode 1 kept playing for a minute"
-    ended = shot(page, "#datasets-viewer")
+    ended = viewer_shot(page, "#datasets-viewer")
     page.locator("#datasets-show-episode").click()  # the episode on screen, played again: from frame 0
     wait_drawn(page, "#datasets-viewer", previous=ended, same_recording=True)
     assert page.locator("#datasets-viewer canvas").count() == 1  # one viewer, not one per play
